@@ -1,0 +1,48 @@
+//! stateflowd turns pf firewall state into flow records.
+//!
+//! pf announces every state change over pfsync; stateflowd reads those
+//! messages, keeps its own account of the states, and when a state ends
+//! sends NetFlow records for it to collectors. A modern deletion carries
+//! only the state's identity, so the state table remembers what the
+//! insertions and updates said — and no pfsync message carries final
+//! counters: records carry the last full snapshot seen.
+//!
+//! # Module map
+//!
+//! The data path, in order (pure code unless marked I/O):
+//!
+//! | module | holds |
+//! | --- | --- |
+//! | [`source`] | packet sources: pcap files (I/O adapter) |
+//! | [`pfsync::carrier`] | unwrapping link layers/IPv4 down to the pfsync frame |
+//! | [`pfsync`] | pfsync frame and message decoding (and [`pfsync::encode`]) |
+//! | [`state`] | the state table (`StateTable`) and state → flow conversion |
+//! | [`flow`] | `Flow`, the record type every mode and format shares |
+//! | [`netflow`] | NetFlow wire formats: encoders and decoders |
+//! | [`export`] | batching flows into datagrams per collector; [`export::udp`] sends them (I/O) |
+//! | [`pipeline`] | pfsync mode wired together, without I/O |
+//! | [`ifindex`] | interface names → SNMP ifIndex |
+//! | [`time`] | `Timestamp`; clocks are always passed in |
+//! | [`wire`] | panic-free big-endian field access |
+//! | [`log`] | stderr logging with rate limits |
+//! | [`cli`] | command-line options and configuration |
+//! | [`testgen`] | deterministic pfsync capture generator with expected flows |
+//!
+//! # Contract
+//!
+//! Decoders never panic and never size an allocation from an unchecked
+//! count; state machines never read the clock. See each module's docs.
+
+pub mod cli;
+pub mod export;
+pub mod flow;
+pub mod ifindex;
+pub mod log;
+pub mod netflow;
+pub mod pfsync;
+pub mod pipeline;
+pub mod source;
+pub mod state;
+pub mod testgen;
+pub mod time;
+pub mod wire;

@@ -1,0 +1,264 @@
+//! Finding the pfsync frame inside a captured packet (reference §2).
+//!
+//! pfsync reaches us in three wrappings: on the pfsync0 interface (link types
+//! 246 `LINKTYPE_PFSYNC`, 18 as OpenBSD writes files, 121 as old FreeBSD
+//! did), where the frame starts at the pfsync header, or — on current
+//! OpenBSD — possibly at an IPv4 header; and on the sync link, as IPv4
+//! protocol 240 inside Ethernet (optionally VLAN tagged), Linux cooked
+//! capture, BSD loopback or raw IP.
+
+use crate::wire::{be16, be32, u8_at};
+
+/// IP protocol number of pfsync.
+pub const IPPROTO_PFSYNC: u8 = 240;
+
+/// Link-layer types (pcap LINKTYPE_ values) we know how to unwrap.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct LinkType(pub u32);
+
+impl LinkType {
+    pub const NULL: LinkType = LinkType(0);
+    pub const ETHERNET: LinkType = LinkType(1);
+    pub const PFSYNC_OPENBSD: LinkType = LinkType(18);
+    pub const RAW: LinkType = LinkType(101);
+    pub const LOOP: LinkType = LinkType(108);
+    pub const LINUX_SLL: LinkType = LinkType(113);
+    pub const PFSYNC_FREEBSD_OLD: LinkType = LinkType(121);
+    pub const IPV4: LinkType = LinkType(228);
+    pub const PFSYNC: LinkType = LinkType(246);
+    pub const LINUX_SLL2: LinkType = LinkType(276);
+
+    /// True for link types whose packets we can look into for pfsync.
+    pub fn is_supported(self) -> bool {
+        matches!(
+            self,
+            LinkType::NULL
+                | LinkType::ETHERNET
+                | LinkType::PFSYNC_OPENBSD
+                | LinkType::RAW
+                | LinkType::LOOP
+                | LinkType::LINUX_SLL
+                | LinkType::PFSYNC_FREEBSD_OLD
+                | LinkType::IPV4
+                | LinkType::PFSYNC
+                | LinkType::LINUX_SLL2
+        )
+    }
+}
+
+/// Why a packet carries no pfsync frame for us.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotPfsync {
+    /// Link layer or IP header cut short.
+    Truncated,
+    /// A well-formed packet that is not IPv4 protocol 240.
+    OtherTraffic,
+    /// A link type we do not unwrap.
+    UnsupportedLink,
+    /// IPv4 fragment: pfsync frames are sent with DF, a fragment is not ours.
+    Fragment,
+}
+
+/// What we found: the pfsync bytes and, when it came over IP, the sender
+/// and TTL (the kernel accepts only TTL 255).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Carried<'a> {
+    pub frame: &'a [u8],
+    pub ip: Option<IpInfo>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IpInfo {
+    pub src: [u8; 4],
+    pub dst: [u8; 4],
+    pub ttl: u8,
+}
+
+/// Unwraps `pkt` of link type `link` down to the pfsync frame.
+pub fn extract(link: LinkType, pkt: &[u8]) -> Result<Carried<'_>, NotPfsync> {
+    match link {
+        LinkType::PFSYNC | LinkType::PFSYNC_OPENBSD | LinkType::PFSYNC_FREEBSD_OLD => {
+            // A pfsync header starts with its version (1..=6); current
+            // OpenBSD may tap the frame with its IPv4 header (0x45.., proto 240).
+            if u8_at(pkt, 0) >> 4 == 4 && u8_at(pkt, 9) == IPPROTO_PFSYNC {
+                ipv4(pkt)
+            } else {
+                Ok(Carried {
+                    frame: pkt,
+                    ip: None,
+                })
+            }
+        }
+        LinkType::ETHERNET => ethernet(pkt),
+        LinkType::RAW | LinkType::IPV4 => ipv4(pkt),
+        LinkType::NULL | LinkType::LOOP => {
+            // 4-byte address family in host order of the writer: 2 is AF_INET
+            // everywhere; accept either byte order.
+            let af = be32(pkt, 0);
+            if pkt.len() < 4 {
+                return Err(NotPfsync::Truncated);
+            }
+            if af == 2 || af == 0x0200_0000 {
+                ipv4(&pkt[4..])
+            } else {
+                Err(NotPfsync::OtherTraffic)
+            }
+        }
+        LinkType::LINUX_SLL => {
+            if pkt.len() < 16 {
+                return Err(NotPfsync::Truncated);
+            }
+            ether_payload(be16(pkt, 14), &pkt[16..])
+        }
+        LinkType::LINUX_SLL2 => {
+            if pkt.len() < 20 {
+                return Err(NotPfsync::Truncated);
+            }
+            ether_payload(be16(pkt, 0), &pkt[20..])
+        }
+        _ => Err(NotPfsync::UnsupportedLink),
+    }
+}
+
+fn ethernet(pkt: &[u8]) -> Result<Carried<'_>, NotPfsync> {
+    if pkt.len() < 14 {
+        return Err(NotPfsync::Truncated);
+    }
+    ether_payload(be16(pkt, 12), &pkt[14..])
+}
+
+/// Follows up to two VLAN tags (802.1Q, 802.1ad) to an IPv4 payload.
+fn ether_payload(mut ethertype: u16, mut rest: &[u8]) -> Result<Carried<'_>, NotPfsync> {
+    for _ in 0..2 {
+        if ethertype == 0x8100 || ethertype == 0x88a8 {
+            if rest.len() < 4 {
+                return Err(NotPfsync::Truncated);
+            }
+            ethertype = be16(rest, 2);
+            rest = &rest[4..];
+        }
+    }
+    if ethertype == 0x0800 {
+        ipv4(rest)
+    } else {
+        Err(NotPfsync::OtherTraffic)
+    }
+}
+
+fn ipv4(p: &[u8]) -> Result<Carried<'_>, NotPfsync> {
+    if p.len() < 20 {
+        return Err(NotPfsync::Truncated);
+    }
+    if p[0] >> 4 != 4 {
+        return Err(NotPfsync::OtherTraffic);
+    }
+    let ihl = usize::from(p[0] & 0x0f) * 4;
+    let total = usize::from(be16(p, 2));
+    if ihl < 20 || total < ihl || p.len() < ihl {
+        return Err(NotPfsync::Truncated);
+    }
+    if p[9] != IPPROTO_PFSYNC {
+        return Err(NotPfsync::OtherTraffic);
+    }
+    let frag = be16(p, 6);
+    if frag & 0x3fff != 0 {
+        return Err(NotPfsync::Fragment);
+    }
+    // Ethernet may pad; the IP total length says where the datagram ends.
+    let end = total.min(p.len());
+    Ok(Carried {
+        frame: &p[ihl..end],
+        ip: Some(IpInfo {
+            src: [p[12], p[13], p[14], p[15]],
+            dst: [p[16], p[17], p[18], p[19]],
+            ttl: p[8],
+        }),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip_hdr(proto: u8, payload: &[u8]) -> Vec<u8> {
+        let total = (20 + payload.len()) as u16;
+        let mut v = vec![
+            0x45, 0x10, 0, 0, 0x12, 0x34, 0x40, 0x00, 255, proto, 0, 0, 10, 0, 0, 1, 224, 0, 0, 240,
+        ];
+        v[2..4].copy_from_slice(&total.to_be_bytes());
+        v.extend_from_slice(payload);
+        v
+    }
+
+    #[test]
+    fn pfsync_link_types_pass_the_frame_through() {
+        let f = [6u8, 0, 0, 20];
+        for lt in [LinkType::PFSYNC, LinkType::PFSYNC_OPENBSD, LinkType(121)] {
+            let c = extract(lt, &f).unwrap();
+            assert_eq!(c.frame, &f);
+            assert_eq!(c.ip, None);
+        }
+    }
+
+    #[test]
+    fn pfsync0_frame_with_ip_header_is_unwrapped() {
+        let pkt = ip_hdr(240, &[6, 0, 0, 20]);
+        let c = extract(LinkType::PFSYNC, &pkt).unwrap();
+        assert_eq!(c.frame, &[6, 0, 0, 20]);
+        let ip = c.ip.unwrap();
+        assert_eq!(ip.ttl, 255);
+        assert_eq!(ip.src, [10, 0, 0, 1]);
+        assert_eq!(ip.dst, [224, 0, 0, 240]);
+    }
+
+    #[test]
+    fn ethernet_vlan_and_padding() {
+        let mut eth = vec![0u8; 12];
+        eth.extend_from_slice(&[0x81, 0x00, 0x00, 0x05, 0x08, 0x00]);
+        eth.extend_from_slice(&ip_hdr(240, &[6, 1, 2, 3]));
+        eth.extend_from_slice(&[0, 0, 0, 0]); // trailer padding
+        let c = extract(LinkType::ETHERNET, &eth).unwrap();
+        assert_eq!(c.frame, &[6, 1, 2, 3]);
+    }
+
+    #[test]
+    fn other_traffic_and_short_packets_are_told_apart() {
+        let udp = ip_hdr(17, &[0; 8]);
+        assert_eq!(
+            extract(LinkType::RAW, &udp).unwrap_err(),
+            NotPfsync::OtherTraffic
+        );
+        assert_eq!(
+            extract(LinkType::RAW, &udp[..10]).unwrap_err(),
+            NotPfsync::Truncated
+        );
+        assert_eq!(
+            extract(LinkType::ETHERNET, &[0; 5]).unwrap_err(),
+            NotPfsync::Truncated
+        );
+        assert_eq!(
+            extract(LinkType(999), &udp).unwrap_err(),
+            NotPfsync::UnsupportedLink
+        );
+        let mut frag = ip_hdr(240, &[6, 0, 0, 20]);
+        frag[6] = 0x20; // more fragments
+        assert_eq!(
+            extract(LinkType::RAW, &frag).unwrap_err(),
+            NotPfsync::Fragment
+        );
+    }
+
+    #[test]
+    fn loopback_and_cooked() {
+        let mut lo = 2u32.to_le_bytes().to_vec();
+        lo.extend_from_slice(&ip_hdr(240, &[6, 0, 0, 20]));
+        assert_eq!(extract(LinkType::NULL, &lo).unwrap().frame, &[6, 0, 0, 20]);
+        let mut sll = vec![0u8; 14];
+        sll.extend_from_slice(&[0x08, 0x00]);
+        sll.extend_from_slice(&ip_hdr(240, &[6, 0, 0, 20]));
+        assert_eq!(
+            extract(LinkType::LINUX_SLL, &sll).unwrap().frame,
+            &[6, 0, 0, 20]
+        );
+    }
+}

@@ -1,0 +1,253 @@
+//! pfsync: the wire protocol pf uses to announce state changes.
+//!
+//! Layouts, sizes and byte order come from `shared/reference/pfsync-formats.md`
+//! (section numbers below refer to it). Everything here is pure: bytes in,
+//! [`Message`]s out. No allocation per message, no panic on any input.
+//!
+//! A frame is checked once at its entry ([`parse_frame`]): the version byte
+//! picks the dialect, the header's length is compared with what was
+//! captured. [`Frame::messages`] then walks the messages; a malformed message
+//! yields an `Err` for that message (or ends the walk when the framing
+//! itself is lost), so the caller can count it and keep what came before.
+//!
+//! Dialects decoded (§1):
+//! - OpenBSD current, version 6 (§4): 20-byte header, subheaders carrying
+//!   each message's length in 32-bit words, so unknown actions and longer
+//!   future messages are stepped over by that length, never guessed.
+//!
+//! What this module does not do: decide what a message means for a flow
+//! (that is [`crate::state`]), or unwrap link layers (that is [`carrier`]).
+
+pub mod carrier;
+pub mod encode;
+mod message;
+mod openbsd;
+
+pub use message::*;
+
+use std::fmt;
+
+/// Size of the version 5/6 frame header (§4.1).
+pub const HEADER_LEN: usize = 20;
+/// Size of a message subheader (§4.2).
+pub const SUBHEADER_LEN: usize = 4;
+
+/// The pfsync variant a frame speaks, decided from its version byte.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Dialect {
+    /// OpenBSD since ~2010: version 6, subheaders with lengths (§4).
+    OpenBsdV6,
+}
+
+impl Dialect {
+    /// The frame's `version` byte.
+    pub fn version(self) -> u8 {
+        match self {
+            Dialect::OpenBsdV6 => 6,
+        }
+    }
+    /// A short name for logs and statistics.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dialect::OpenBsdV6 => "openbsd-v6",
+        }
+    }
+}
+
+/// Why a frame or message could not be used. Each kind has a stable counter
+/// name so statistics can say what was dropped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DecodeError {
+    /// Shorter than a frame header.
+    Runt { captured: usize },
+    /// A version byte we do not read.
+    UnsupportedVersion(u8),
+    /// The header says more bytes than were captured (the kernel drops these).
+    ShortFrame { declared: usize, captured: usize },
+    /// The header's length is smaller than the header itself.
+    BadLength { declared: usize },
+    /// A subheader whose message length is zero while it announces messages:
+    /// the rest of the frame cannot be walked.
+    BadSubheader { action: u8 },
+    /// Messages announced past the end of the frame.
+    Truncated { action: u8 },
+    /// A known action whose messages are smaller than its structure.
+    MessageTooSmall { action: u8, size: usize },
+    /// A full-state message of a size we have no layout for.
+    UnknownStateLayout { action: u8, size: usize },
+}
+
+impl DecodeError {
+    /// Stable name for the statistics counter this error raises.
+    pub fn counter_name(&self) -> &'static str {
+        match self {
+            DecodeError::Runt { .. } => "runt",
+            DecodeError::UnsupportedVersion(_) => "unsupported_version",
+            DecodeError::ShortFrame { .. } => "short_frame",
+            DecodeError::BadLength { .. } => "bad_length",
+            DecodeError::BadSubheader { .. } => "bad_subheader",
+            DecodeError::Truncated { .. } => "truncated",
+            DecodeError::MessageTooSmall { .. } => "message_too_small",
+            DecodeError::UnknownStateLayout { .. } => "unknown_state_layout",
+        }
+    }
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DecodeError::Runt { captured } => write!(f, "runt frame ({captured} bytes)"),
+            DecodeError::UnsupportedVersion(v) => write!(f, "unsupported pfsync version {v}"),
+            DecodeError::ShortFrame { declared, captured } => write!(
+                f,
+                "frame declares {declared} bytes but {captured} were captured"
+            ),
+            DecodeError::BadLength { declared } => {
+                write!(f, "frame length {declared} is shorter than its header")
+            }
+            DecodeError::BadSubheader { action } => {
+                write!(f, "subheader for action {action} has zero length")
+            }
+            DecodeError::Truncated { action } => {
+                write!(f, "messages of action {action} run past the frame")
+            }
+            DecodeError::MessageTooSmall { action, size } => {
+                write!(f, "action {action} message of {size} bytes is too small")
+            }
+            DecodeError::UnknownStateLayout { action, size } => {
+                write!(f, "no state layout of {size} bytes (action {action})")
+            }
+        }
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+/// A frame whose header has been checked.
+#[derive(Clone, Copy, Debug)]
+pub struct Frame<'a> {
+    pub dialect: Dialect,
+    /// The messages area: from after the header to the header's `len`.
+    body: &'a [u8],
+}
+
+/// Checks a frame's header (§4.1) and picks its dialect.
+///
+/// Bytes past the header's length are ignored, as the kernel does; a frame
+/// captured shorter than its length is refused whole.
+pub fn parse_frame(buf: &[u8]) -> Result<Frame<'_>, DecodeError> {
+    let Some(&version) = buf.first() else {
+        return Err(DecodeError::Runt { captured: 0 });
+    };
+    match version {
+        6 => {
+            if buf.len() < HEADER_LEN {
+                return Err(DecodeError::Runt {
+                    captured: buf.len(),
+                });
+            }
+            let declared = usize::from(crate::wire::be16(buf, 2));
+            if declared < HEADER_LEN {
+                return Err(DecodeError::BadLength { declared });
+            }
+            let Some(frame) = buf.get(..declared) else {
+                return Err(DecodeError::ShortFrame {
+                    declared,
+                    captured: buf.len(),
+                });
+            };
+            Ok(Frame {
+                dialect: Dialect::OpenBsdV6,
+                body: frame.get(HEADER_LEN..).unwrap_or_default(),
+            })
+        }
+        v => Err(DecodeError::UnsupportedVersion(v)),
+    }
+}
+
+impl<'a> Frame<'a> {
+    /// Iterates over the frame's messages in order.
+    pub fn messages(&self) -> Messages<'a> {
+        Messages {
+            dialect: self.dialect,
+            rest: self.body,
+            action: 0,
+            size: 0,
+            remaining: 0,
+        }
+    }
+}
+
+/// Iterator over a frame's messages; see [`Frame::messages`].
+pub struct Messages<'a> {
+    dialect: Dialect,
+    rest: &'a [u8],
+    action: u8,
+    size: usize,
+    remaining: usize,
+}
+
+impl Messages<'_> {
+    fn stop(&mut self) {
+        self.rest = &[];
+        self.remaining = 0;
+    }
+}
+
+impl Iterator for Messages<'_> {
+    type Item = Result<Message, DecodeError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while self.remaining == 0 {
+            if self.rest.len() < SUBHEADER_LEN {
+                // Fewer bytes than a subheader left: padding or nothing.
+                self.stop();
+                return None;
+            }
+            let (action, words, count) = match self.dialect {
+                Dialect::OpenBsdV6 => (
+                    self.rest[0],
+                    usize::from(self.rest[1]),
+                    usize::from(crate::wire::be16(self.rest, 2)),
+                ),
+            };
+            self.rest = &self.rest[SUBHEADER_LEN..];
+            if count == 0 {
+                continue;
+            }
+            if words == 0 {
+                self.stop();
+                return Some(Err(DecodeError::BadSubheader { action }));
+            }
+            let size = words * 4;
+            // count and size are at most 65535 and 1020: no overflow.
+            if size * count > self.rest.len() {
+                self.stop();
+                return Some(Err(DecodeError::Truncated { action }));
+            }
+            self.action = action;
+            self.size = size;
+            self.remaining = count;
+        }
+        let (msg, rest) = self.rest.split_at(self.size);
+        self.rest = rest;
+        self.remaining -= 1;
+        Some(match self.dialect {
+            Dialect::OpenBsdV6 => openbsd::decode_v6(self.action, msg),
+        })
+    }
+}
+
+/// Decodes every message of a frame, handing each result to `f`; returns the
+/// frame-level error, if any. A convenience for callers that do not need the
+/// iterator.
+pub fn for_each_message(
+    buf: &[u8],
+    mut f: impl FnMut(Result<Message, DecodeError>),
+) -> Result<Dialect, DecodeError> {
+    let frame = parse_frame(buf)?;
+    for m in frame.messages() {
+        f(m);
+    }
+    Ok(frame.dialect)
+}

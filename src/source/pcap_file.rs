@@ -1,0 +1,278 @@
+//! Classic pcap files (the tcpdump format), read and written in pure Rust.
+//!
+//! The reader checks every record's length against a hard cap before it
+//! sizes anything, so a corrupt or hostile file cannot make us allocate
+//! more than [`MAX_RECORD`] bytes. A file that ends in the middle of a
+//! record reports [`PcapError::Truncated`] after the last whole packet.
+
+use crate::time::Timestamp;
+use std::fmt;
+use std::io::{self, Read, Write};
+
+/// Largest record we accept (libpcap's own maximum snapshot length).
+pub const MAX_RECORD: u32 = 262_144;
+
+const MAGIC_US: u32 = 0xa1b2_c3d4;
+const MAGIC_NS: u32 = 0xa1b2_3c4d;
+const PCAPNG_MAGIC: u32 = 0x0a0d_0d0a;
+
+#[derive(Debug)]
+pub enum PcapError {
+    Io(io::Error),
+    /// Not a classic pcap file (the magic is shown).
+    NotPcap(u32),
+    /// A pcapng file: not read by this reader.
+    Pcapng,
+    /// A record header announces an impossible length.
+    BadRecord {
+        incl_len: u32,
+    },
+    /// The file ends inside a record.
+    Truncated,
+}
+
+impl fmt::Display for PcapError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PcapError::Io(e) => write!(f, "{e}"),
+            PcapError::NotPcap(m) => write!(f, "not a pcap file (magic 0x{m:08x})"),
+            PcapError::Pcapng => write!(
+                f,
+                "pcapng files are not supported; convert with `editcap -F pcap`"
+            ),
+            PcapError::BadRecord { incl_len } => {
+                write!(f, "corrupt record (captured length {incl_len})")
+            }
+            PcapError::Truncated => write!(f, "file ends in the middle of a packet"),
+        }
+    }
+}
+
+impl std::error::Error for PcapError {}
+
+impl From<io::Error> for PcapError {
+    fn from(e: io::Error) -> Self {
+        PcapError::Io(e)
+    }
+}
+
+/// Metadata of one packet; its bytes are in the caller's buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PacketMeta {
+    pub ts: Timestamp,
+    pub orig_len: u32,
+}
+
+pub struct PcapReader<R> {
+    inner: R,
+    swapped: bool,
+    nanos: bool,
+    pub link_type: u32,
+    pub snaplen: u32,
+}
+
+impl<R: Read> PcapReader<R> {
+    pub fn new(mut inner: R) -> Result<Self, PcapError> {
+        let mut h = [0u8; 24];
+        read_exact_or(&mut inner, &mut h, |n| {
+            if n < 4 {
+                PcapError::NotPcap(0)
+            } else {
+                PcapError::Truncated
+            }
+        })?;
+        let le = u32::from_le_bytes([h[0], h[1], h[2], h[3]]);
+        let (swapped, nanos) = match le {
+            MAGIC_US => (false, false),
+            MAGIC_NS => (false, true),
+            m if m.swap_bytes() == MAGIC_US => (true, false),
+            m if m.swap_bytes() == MAGIC_NS => (true, true),
+            PCAPNG_MAGIC => return Err(PcapError::Pcapng),
+            m => return Err(PcapError::NotPcap(m)),
+        };
+        let rd = |o: usize| {
+            let v = u32::from_le_bytes([h[o], h[o + 1], h[o + 2], h[o + 3]]);
+            if swapped { v.swap_bytes() } else { v }
+        };
+        Ok(PcapReader {
+            inner,
+            swapped,
+            nanos,
+            snaplen: rd(16),
+            // The upper bits may carry FCS information.
+            link_type: rd(20) & 0xffff,
+        })
+    }
+
+    /// Reads the next packet into `buf` (resized to it). `Ok(None)` at a
+    /// clean end of file.
+    pub fn next_packet(&mut self, buf: &mut Vec<u8>) -> Result<Option<PacketMeta>, PcapError> {
+        let mut h = [0u8; 16];
+        let mut got = 0;
+        while got < 16 {
+            match self.inner.read(&mut h[got..]) {
+                Ok(0) if got == 0 => return Ok(None),
+                Ok(0) => return Err(PcapError::Truncated),
+                Ok(n) => got += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let rd = |o: usize| {
+            let v = u32::from_le_bytes([h[o], h[o + 1], h[o + 2], h[o + 3]]);
+            if self.swapped { v.swap_bytes() } else { v }
+        };
+        let (secs, frac, incl, orig) = (rd(0), rd(4), rd(8), rd(12));
+        if incl > MAX_RECORD {
+            return Err(PcapError::BadRecord { incl_len: incl });
+        }
+        buf.clear();
+        buf.resize(incl as usize, 0);
+        read_exact_or(&mut self.inner, buf, |_| PcapError::Truncated)?;
+        let micros = if self.nanos { frac / 1000 } else { frac };
+        Ok(Some(PacketMeta {
+            ts: Timestamp::from_secs_micros(u64::from(secs), micros.min(999_999)),
+            orig_len: orig,
+        }))
+    }
+}
+
+fn read_exact_or<R: Read>(
+    r: &mut R,
+    buf: &mut [u8],
+    short: impl Fn(usize) -> PcapError,
+) -> Result<(), PcapError> {
+    let mut got = 0;
+    while got < buf.len() {
+        match r.read(&mut buf[got..]) {
+            Ok(0) => return Err(short(got)),
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// Writes a microsecond-resolution, little-endian classic pcap file.
+pub struct PcapWriter<W> {
+    inner: W,
+}
+
+impl<W: Write> PcapWriter<W> {
+    pub fn new(mut inner: W, link_type: u32) -> io::Result<Self> {
+        let mut h = Vec::with_capacity(24);
+        h.extend_from_slice(&MAGIC_US.to_le_bytes());
+        h.extend_from_slice(&2u16.to_le_bytes());
+        h.extend_from_slice(&4u16.to_le_bytes());
+        h.extend_from_slice(&0i32.to_le_bytes());
+        h.extend_from_slice(&0u32.to_le_bytes());
+        h.extend_from_slice(&MAX_RECORD.to_le_bytes());
+        h.extend_from_slice(&link_type.to_le_bytes());
+        inner.write_all(&h)?;
+        Ok(PcapWriter { inner })
+    }
+
+    pub fn write_packet(&mut self, ts: Timestamp, data: &[u8]) -> io::Result<()> {
+        let mut h = [0u8; 16];
+        h[0..4].copy_from_slice(&(ts.secs() as u32).to_le_bytes());
+        h[4..8].copy_from_slice(&((ts.as_micros() % 1_000_000) as u32).to_le_bytes());
+        h[8..12].copy_from_slice(&(data.len() as u32).to_le_bytes());
+        h[12..16].copy_from_slice(&(data.len() as u32).to_le_bytes());
+        self.inner.write_all(&h)?;
+        self.inner.write_all(data)
+    }
+
+    pub fn into_inner(self) -> W {
+        self.inner
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_shared_akvorado_capture() {
+        let f = std::fs::File::open(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/testdata/netflow/akvorado-nfv5.pcap"
+        ))
+        .unwrap();
+        let mut r = PcapReader::new(f).unwrap();
+        assert_eq!(r.link_type, 1);
+        let mut buf = vec![];
+        let m = r.next_packet(&mut buf).unwrap().unwrap();
+        assert_eq!(buf.len(), 1458);
+        assert_eq!(m.orig_len, 1458);
+        assert!(r.next_packet(&mut buf).unwrap().is_none());
+    }
+
+    #[test]
+    fn round_trip_and_truncation() {
+        let mut w = PcapWriter::new(Vec::new(), 246).unwrap();
+        w.write_packet(Timestamp::from_secs_micros(7, 5), &[1, 2, 3])
+            .unwrap();
+        w.write_packet(Timestamp::from_secs_micros(8, 6), &[4; 10])
+            .unwrap();
+        let bytes = w.into_inner();
+        let mut r = PcapReader::new(&bytes[..]).unwrap();
+        assert_eq!(r.link_type, 246);
+        let mut buf = vec![];
+        let m = r.next_packet(&mut buf).unwrap().unwrap();
+        assert_eq!(
+            (m.ts, buf.as_slice()),
+            (Timestamp::from_secs_micros(7, 5), &[1u8, 2, 3][..])
+        );
+        // Cut the file inside the second packet.
+        let cut = &bytes[..bytes.len() - 4];
+        let mut r = PcapReader::new(cut).unwrap();
+        r.next_packet(&mut buf).unwrap().unwrap();
+        assert!(matches!(r.next_packet(&mut buf), Err(PcapError::Truncated)));
+    }
+
+    #[test]
+    fn big_endian_nanosecond_files_and_bad_input() {
+        let mut f = vec![];
+        f.extend_from_slice(&MAGIC_NS.to_be_bytes());
+        f.extend_from_slice(&[0, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0]);
+        f.extend_from_slice(&65535u32.to_be_bytes());
+        f.extend_from_slice(&18u32.to_be_bytes());
+        f.extend_from_slice(&9u32.to_be_bytes());
+        f.extend_from_slice(&1_500u32.to_be_bytes()); // 1.5 µs in ns
+        f.extend_from_slice(&2u32.to_be_bytes());
+        f.extend_from_slice(&2u32.to_be_bytes());
+        f.extend_from_slice(&[0xaa, 0xbb]);
+        let mut r = PcapReader::new(&f[..]).unwrap();
+        assert_eq!(r.link_type, 18);
+        let mut buf = vec![];
+        let m = r.next_packet(&mut buf).unwrap().unwrap();
+        assert_eq!(m.ts, Timestamp::from_secs_micros(9, 1));
+        assert_eq!(buf, [0xaa, 0xbb]);
+
+        let mut huge = f[..24].to_vec();
+        huge.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0, 0x7f, 0xff, 0xff, 0xff, 0, 0, 0, 1]);
+        let mut r = PcapReader::new(&huge[..]).unwrap();
+        assert!(matches!(
+            r.next_packet(&mut buf),
+            Err(PcapError::BadRecord { .. })
+        ));
+        assert!(matches!(
+            PcapReader::new(&b"hello world, not pcap..."[..]),
+            Err(PcapError::NotPcap(_))
+        ));
+        assert!(matches!(
+            PcapReader::new(
+                &[
+                    0x0a, 0x0d, 0x0d, 0x0a, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                    0, 0
+                ][..]
+            ),
+            Err(PcapError::Pcapng)
+        ));
+        assert!(matches!(
+            PcapReader::new(&[1u8, 2][..]),
+            Err(PcapError::NotPcap(_))
+        ));
+    }
+}
