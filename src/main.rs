@@ -140,7 +140,7 @@ fn run(cfg: cli::Config) -> Result<ExitCode, String> {
                 Level::Notice,
                 &format!(
                     "{} IPv6 flows cannot be sent as NetFlow v5 and were skipped for collector {}",
-                    es.unexportable, addrs[c]
+                    es.unexportable, addr
                 ),
             );
         }
