@@ -76,3 +76,94 @@ pub fn flows_of(
     let want_rev = opts.always_reverse || rev.packets != 0 || rev.octets != 0;
     std::iter::once(fwd).chain(want_rev.then_some(rev))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flow::EndReason;
+    use crate::pfsync::{Family, IfName, StateKey};
+    use crate::state::{StateId, Tracked};
+    use crate::time::Timestamp;
+    use std::net::IpAddr;
+
+    fn completed(dir: PfDirection, p: [u64; 2]) -> Completed {
+        let mut key = StateKey::default();
+        key.addr[0][..4].copy_from_slice(&[198, 51, 100, 1]);
+        key.addr[1][..4].copy_from_slice(&[192, 0, 2, 1]);
+        key.port = [443, 50000];
+        Completed {
+            id: StateId { creator: 1, id: 1 },
+            state: Tracked {
+                key,
+                ifname: IfName::new("em0"),
+                family: Family::Inet,
+                proto: 6,
+                direction: dir,
+                rule: 7,
+                state_flags: 0,
+                flags_known: true,
+                first: Timestamp::from_secs(100),
+                last: Timestamp::from_secs(160),
+                packets: p,
+                bytes: [p[0] * 10, p[1] * 10],
+                counters_at: Timestamp::from_secs(150),
+            },
+            ended: Timestamp::from_secs(200),
+            reason: EndReason::IdleTimeout,
+        }
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn outbound_initiator_is_addr1_and_interface_is_output() {
+        let mut m = IfIndexMap::explicit_only();
+        m.insert("em0", 4);
+        let v: Vec<_> = flows_of(
+            &completed(PfDirection::Out, [5, 3]),
+            &mut m,
+            ConvertOptions::default(),
+        )
+        .collect();
+        assert_eq!(v.len(), 2);
+        assert_eq!((v[0].src, v[0].src_port), (ip("192.0.2.1"), 50000));
+        assert_eq!((v[0].dst, v[0].dst_port), (ip("198.51.100.1"), 443));
+        assert_eq!((v[0].packets, v[0].octets), (5, 50));
+        assert_eq!((v[0].input_if, v[0].output_if), (0, 4));
+        assert_eq!(v[0].direction, Direction::Egress);
+        assert_eq!(
+            (v[1].src, v[1].packets, v[1].input_if),
+            (ip("198.51.100.1"), 3, 4)
+        );
+        assert_eq!(v[1].direction, Direction::Ingress);
+        assert_eq!(v[0].first, Timestamp::from_secs(100));
+        assert_eq!(v[0].last, Timestamp::from_secs(160));
+        assert_eq!(v[0].rule, Some(7));
+    }
+
+    #[test]
+    fn inbound_initiator_is_addr0_and_silent_reverse_is_omitted() {
+        let mut m = IfIndexMap::explicit_only();
+        m.insert("em0", 4);
+        let v: Vec<_> = flows_of(
+            &completed(PfDirection::In, [1, 0]),
+            &mut m,
+            ConvertOptions::default(),
+        )
+        .collect();
+        assert_eq!(v.len(), 1);
+        assert_eq!((v[0].src, v[0].src_port), (ip("198.51.100.1"), 443));
+        assert_eq!((v[0].input_if, v[0].output_if), (4, 0));
+        let v: Vec<_> = flows_of(
+            &completed(PfDirection::In, [1, 0]),
+            &mut m,
+            ConvertOptions {
+                always_reverse: true,
+            },
+        )
+        .collect();
+        assert_eq!(v.len(), 2);
+    }
+}

@@ -320,3 +320,222 @@ impl StateTable {
         out[before..].sort_by_key(|c| c.id);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pfsync::{Family, PFSTATE_PFLOW};
+
+    fn st(creator: u32, id: u64, dir: PfDirection, creation: u32, p: [u64; 2]) -> PfState {
+        let mut keys = [StateKey::default(); 2];
+        keys[SK_WIRE].addr[0][..4].copy_from_slice(&[198, 51, 100, 1]);
+        keys[SK_WIRE].addr[1][..4].copy_from_slice(&[203, 0, 113, 1]);
+        keys[SK_STACK].addr[0][..4].copy_from_slice(&[198, 51, 100, 1]);
+        keys[SK_STACK].addr[1][..4].copy_from_slice(&[192, 0, 2, 1]);
+        PfState {
+            id,
+            creator,
+            ifname: IfName::new("em0"),
+            keys,
+            family: Family::Inet,
+            proto: 6,
+            direction: dir,
+            rule: 3,
+            creation,
+            packets: p,
+            bytes: [p[0] * 100, p[1] * 100],
+            state_flags: PFSTATE_PFLOW,
+            flags_known: true,
+            ..Default::default()
+        }
+    }
+
+    fn t(s: u64) -> Timestamp {
+        Timestamp::from_secs(1_000_000 + s)
+    }
+
+    #[test]
+    fn insert_update_delete_with_an_explicit_clock() {
+        let mut tab = StateTable::new(TableConfig::default());
+        let mut out = vec![];
+        tab.apply(
+            &Message::Insert(st(1, 10, PfDirection::In, 2, [1, 0])),
+            t(5),
+            &mut out,
+        );
+        let id = StateId { creator: 1, id: 10 };
+        let tr = *tab.get(&id).unwrap();
+        assert_eq!(tr.first, t(3)); // arrival − age
+        assert_eq!(tr.last, t(5));
+        // wire key for inbound states
+        assert_eq!(tr.key.addr[1][..4], [203, 0, 113, 1]);
+        tab.apply(
+            &Message::UpdateCompressed {
+                id: 10,
+                creator: 1,
+                peer_state: [4, 4],
+                timeout: 2,
+            },
+            t(9),
+            &mut out,
+        );
+        assert_eq!(tab.get(&id).unwrap().last, t(9));
+        tab.apply(
+            &Message::Update(st(1, 10, PfDirection::In, 9, [7, 5])),
+            t(12),
+            &mut out,
+        );
+        let tr = *tab.get(&id).unwrap();
+        assert_eq!(
+            (tr.packets, tr.counters_at, tr.first),
+            ([7, 5], t(12), t(3))
+        );
+        // same id from another creator is another state
+        tab.apply(
+            &Message::DeleteCompressed { id: 10, creator: 2 },
+            t(20),
+            &mut out,
+        );
+        assert!(out.is_empty());
+        assert_eq!(tab.stats().unknown_deletes, 1);
+        tab.apply(
+            &Message::DeleteCompressed { id: 10, creator: 1 },
+            t(40),
+            &mut out,
+        );
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].ended, t(40));
+        assert_eq!(out[0].state.last, t(12));
+        assert!(tab.is_empty());
+    }
+
+    #[test]
+    fn outbound_states_keep_the_stack_key_and_insert_replaces() {
+        let mut tab = StateTable::new(TableConfig::default());
+        let mut out = vec![];
+        tab.apply(
+            &Message::Insert(st(1, 1, PfDirection::Out, 0, [1, 0])),
+            t(0),
+            &mut out,
+        );
+        let id = StateId { creator: 1, id: 1 };
+        assert_eq!(tab.get(&id).unwrap().key.addr[1][..4], [192, 0, 2, 1]);
+        tab.apply(
+            &Message::Insert(st(1, 1, PfDirection::In, 0, [2, 0])),
+            t(1),
+            &mut out,
+        );
+        assert_eq!(tab.stats().replaced, 1);
+        assert_eq!(tab.get(&id).unwrap().direction, PfDirection::In);
+        assert_eq!(tab.len(), 1);
+    }
+
+    #[test]
+    fn clear_ends_one_creators_states_on_the_named_interface() {
+        let mut tab = StateTable::new(TableConfig::default());
+        let mut out = vec![];
+        for i in 0..4 {
+            let mut s = st(1, i, PfDirection::In, 0, [1, 0]);
+            if i == 3 {
+                s.ifname = IfName::new("em1");
+            }
+            tab.apply(&Message::Insert(s), t(0), &mut out);
+            tab.apply(
+                &Message::Insert(st(2, i, PfDirection::In, 0, [1, 0])),
+                t(0),
+                &mut out,
+            );
+        }
+        tab.apply(
+            &Message::Clear {
+                creator: 1,
+                ifname: IfName::new("em0"),
+            },
+            t(5),
+            &mut out,
+        );
+        assert_eq!(out.iter().map(|c| c.id.id).collect::<Vec<_>>(), [0, 1, 2]);
+        assert!(
+            out.iter()
+                .all(|c| c.id.creator == 1 && c.reason == EndReason::ForcedEnd)
+        );
+        out.clear();
+        tab.apply(
+            &Message::Clear {
+                creator: 2,
+                ifname: IfName::default(),
+            },
+            t(6),
+            &mut out,
+        );
+        assert_eq!(out.len(), 4);
+        assert_eq!(tab.len(), 1);
+        assert_eq!(tab.stats().cleared_states, 7);
+    }
+
+    #[test]
+    fn the_bound_evicts_the_longest_idle_and_counts_it() {
+        let mut tab = StateTable::new(TableConfig { max_states: 3 });
+        let mut out = vec![];
+        for i in 0..3 {
+            tab.apply(
+                &Message::Insert(st(1, i, PfDirection::In, 0, [1, 0])),
+                t(i),
+                &mut out,
+            );
+        }
+        // state 0 shows activity, so state 1 is now the longest idle
+        tab.apply(
+            &Message::UpdateCompressed {
+                id: 0,
+                creator: 1,
+                peer_state: [0, 0],
+                timeout: 0,
+            },
+            t(10),
+            &mut out,
+        );
+        tab.apply(
+            &Message::Insert(st(1, 9, PfDirection::In, 0, [1, 0])),
+            t(11),
+            &mut out,
+        );
+        assert_eq!(tab.len(), 3);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].id, StateId { creator: 1, id: 1 });
+        assert_eq!(out[0].reason, EndReason::LackOfResources);
+        assert_eq!(tab.stats().evicted, 1);
+    }
+
+    #[test]
+    fn full_delete_carries_final_counters() {
+        let mut tab = StateTable::new(TableConfig::default());
+        let mut out = vec![];
+        tab.apply(
+            &Message::Insert(st(1, 1, PfDirection::In, 0, [1, 0])),
+            t(0),
+            &mut out,
+        );
+        tab.apply(
+            &Message::Delete(st(1, 1, PfDirection::In, 30, [50, 40])),
+            t(30),
+            &mut out,
+        );
+        assert_eq!(out[0].state.packets, [50, 40]);
+        assert_eq!(out[0].state.first, t(0));
+        // counters moved: activity up to the delete
+        assert_eq!(out[0].state.last, t(30));
+        // an unchanged full delete keeps the earlier Last
+        tab.apply(
+            &Message::Insert(st(1, 2, PfDirection::In, 0, [3, 0])),
+            t(40),
+            &mut out,
+        );
+        tab.apply(
+            &Message::Delete(st(1, 2, PfDirection::In, 60, [3, 0])),
+            t(100),
+            &mut out,
+        );
+        assert_eq!(out[1].state.last, t(40));
+    }
+}
