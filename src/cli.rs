@@ -5,8 +5,11 @@
 
 use crate::export::{CollectorSpec, EncoderConfig, Format};
 use crate::ifindex::IfIndexMap;
+use crate::pfsync::IfName;
+use crate::refresh::RefreshConfig;
+use crate::selection::Selection;
 use clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{Ipv4Addr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 
 pub fn command() -> Command {
@@ -94,13 +97,161 @@ pub fn command() -> Command {
                 .help("Print each flow as a line on standard output"),
         )
         .arg(
-            Arg::new("debug")
+            Arg::new("foreground")
                 .short('d')
+                .long("foreground")
+                .action(ArgAction::SetTrue)
+                .help("Do not become a daemon; log to stderr"),
+        )
+        .arg(
+            Arg::new("debug")
                 .long("debug")
                 .action(ArgAction::SetTrue)
-                .help("Stay in the foreground and log debugging detail to stderr"),
+                .help("Log debugging detail (implies -d)"),
+        )
+        .arg(
+            Arg::new("syncdev")
+                .long("syncdev")
+                .value_name("IFACE")
+                .conflicts_with_all(["read", "interface"])
+                .help("Listen on the pfsync sync link of this interface (IP protocol 240, group 224.0.0.240)"),
+        )
+        .arg(
+            Arg::new("syncpeer")
+                .long("syncpeer")
+                .value_name("ADDR")
+                .value_parser(value_parser!(Ipv4Addr))
+                .requires("syncdev")
+                .help("Unicast sync peer: do not join the multicast group; send requests to ADDR"),
+        )
+        .arg(
+            Arg::new("accept-peer")
+                .long("accept-peer")
+                .value_name("ADDR")
+                .value_parser(value_parser!(Ipv4Addr))
+                .action(ArgAction::Append)
+                .help("Accept pfsync only from this sender (repeatable; default: any)"),
+        )
+        .arg(
+            Arg::new("any-ttl")
+                .long("any-ttl")
+                .action(ArgAction::SetTrue)
+                .help("Accept pfsync frames whose IP TTL is not 255 (the kernel refuses them)"),
+        )
+        .arg(
+            Arg::new("refresh-counters")
+                .long("refresh-counters")
+                .value_name("SECS")
+                .value_parser(value_parser!(u64).range(1..))
+                .requires("syncdev")
+                .help("Ask the firewall for states whose counters are older than SECS (opt-in; costs the firewall work)"),
+        )
+        .arg(
+            Arg::new("refresh-rate")
+                .long("refresh-rate")
+                .value_name("N")
+                .value_parser(value_parser!(u32).range(1..))
+                .default_value("1000")
+                .help("Most counter requests sent per second"),
+        )
+        .arg(
+            Arg::new("no-bulk-request")
+                .long("no-bulk-request")
+                .action(ArgAction::SetTrue)
+                .help("With --refresh-counters: do not ask for a bulk transfer at start"),
+        )
+        .arg(
+            Arg::new("all-states")
+                .short('A')
+                .long("all-states")
+                .action(ArgAction::SetTrue)
+                .help("Export every state, not only those with the pflow state option"),
+        )
+        .arg(
+            Arg::new("rule")
+                .long("rule")
+                .value_name("N,...")
+                .action(ArgAction::Append)
+                .help("Export only states created by these pf rule numbers"),
+        )
+        .arg(
+            Arg::new("on-interface")
+                .long("on-interface")
+                .value_name("IFACE")
+                .action(ArgAction::Append)
+                .help("Export only states on this pf interface (repeatable)"),
+        )
+        .arg(
+            Arg::new("direction")
+                .short('S')
+                .long("direction")
+                .value_name("in|out|any")
+                .help("Export only states created in this direction"),
+        )
+        .arg(
+            Arg::new("family")
+                .long("family")
+                .value_name("inet|inet6|any")
+                .help("Export only states of this address family"),
+        )
+        .arg(
+            Arg::new("pidfile")
+                .short('p')
+                .long("pidfile")
+                .value_name("FILE")
+                .value_parser(value_parser!(PathBuf))
+                .help("Pidfile for live sources [default: /var/run/stateflowd.pid]"),
+        )
+        .arg(
+            Arg::new("user")
+                .short('u')
+                .long("user")
+                .value_name("USER")
+                .default_value("_stateflowd")
+                .help("Unprivileged user to run as once sockets are open"),
+        )
+        .arg(
+            Arg::new("chroot")
+                .long("chroot")
+                .value_name("DIR")
+                .value_parser(value_parser!(PathBuf))
+                .default_value("/var/empty")
+                .help("Empty directory to chroot into after opening sockets"),
+        )
+        .arg(
+            Arg::new("no-chroot")
+                .long("no-chroot")
+                .action(ArgAction::SetTrue)
+                .help("Do not chroot"),
+        )
+        .arg(
+            Arg::new("control")
+                .short('c')
+                .long("control")
+                .value_name("SOCKET")
+                .value_parser(value_parser!(PathBuf))
+                .help("Control socket for stateflowctl, or 'none' [default: /var/run/stateflowd.sock]"),
+        )
+        .arg(
+            Arg::new("state-file")
+                .long("state-file")
+                .value_name("FILE")
+                .value_parser(value_parser!(PathBuf))
+                .help("Save the state table here at exit and read it back at start"),
+        )
+        .arg(
+            Arg::new("syslog-facility")
+                .long("syslog-facility")
+                .value_name("FACILITY")
+                .default_value("daemon")
+                .help("Syslog facility when running as a daemon"),
         )
 }
+
+/// Default pidfile for live sources.
+pub const DEFAULT_PIDFILE: &str = "/var/run/stateflowd.pid";
+/// Default control socket for live sources.
+pub const DEFAULT_CONTROL: &str = "/var/run/stateflowd.sock";
 
 /// What the command line asked for.
 #[derive(Clone, Debug)]
@@ -112,7 +263,28 @@ pub struct Config {
     pub ifindex: IfIndexMap,
     pub max_states: usize,
     pub dump: bool,
+    pub foreground: bool,
     pub debug: bool,
+    pub syncdev: Option<String>,
+    pub syncpeer: Option<Ipv4Addr>,
+    pub accept_peers: Vec<Ipv4Addr>,
+    pub any_ttl: bool,
+    pub refresh: Option<RefreshConfig>,
+    pub selection: Selection,
+    pub pidfile: Option<PathBuf>,
+    pub user: String,
+    pub chroot: Option<PathBuf>,
+    /// None: no control socket.
+    pub control: Option<PathBuf>,
+    pub state_file: Option<PathBuf>,
+    pub syslog_facility: libc::c_int,
+}
+
+impl Config {
+    /// True when reading a live source (daemon life applies).
+    pub fn is_live(&self) -> bool {
+        self.read.is_none()
+    }
 }
 
 /// Resolves `host:port` (or `[v6]:port`) to one address.
@@ -162,9 +334,60 @@ pub fn config_from(m: &ArgMatches) -> Result<Config, String> {
     }
     let read = m.get_one::<PathBuf>("read").cloned();
     let interface = m.get_one::<String>("interface").cloned();
-    if read.is_none() && interface.is_none() {
-        return Err("nothing to read: give -r FILE or -i INTERFACE".into());
+    let syncdev = m.get_one::<String>("syncdev").cloned();
+    if read.is_none() && interface.is_none() && syncdev.is_none() {
+        return Err("nothing to read: give -r FILE, -i INTERFACE or --syncdev INTERFACE".into());
     }
+    let mut selection = Selection {
+        all_states: m.get_flag("all-states"),
+        ..Default::default()
+    };
+    for spec in m.get_many::<String>("rule").into_iter().flatten() {
+        for r in spec.split(',').map(str::trim).filter(|r| !r.is_empty()) {
+            selection.rules.push(
+                r.parse()
+                    .map_err(|_| format!("--rule: '{r}' is not a rule number"))?,
+            );
+        }
+    }
+    for i in m.get_many::<String>("on-interface").into_iter().flatten() {
+        if i.is_empty() || i.len() > 15 {
+            return Err(format!("--on-interface: '{i}' is not an interface name"));
+        }
+        selection.interfaces.push(IfName::new(i));
+    }
+    if let Some(d) = m.get_one::<String>("direction") {
+        selection.direction = Selection::parse_direction(d)?;
+    }
+    if let Some(f) = m.get_one::<String>("family") {
+        selection.family = Selection::parse_family(f)?;
+    }
+    let refresh = m
+        .get_one::<u64>("refresh-counters")
+        .map(|secs| RefreshConfig {
+            max_age_us: secs.saturating_mul(1_000_000),
+            max_per_sec: *m.get_one::<u32>("refresh-rate").unwrap_or(&1000),
+            bulk_at_start: !m.get_flag("no-bulk-request"),
+        });
+    let facility_name = m
+        .get_one::<String>("syslog-facility")
+        .map(String::as_str)
+        .unwrap_or("daemon");
+    let syslog_facility = crate::log::facility_from_name(facility_name)
+        .ok_or_else(|| format!("unknown syslog facility '{facility_name}'"))?;
+    let live = read.is_none();
+    let control = match m.get_one::<PathBuf>("control") {
+        Some(p) if p.as_os_str() == "none" => None,
+        Some(p) => Some(p.clone()),
+        None if live => Some(PathBuf::from(DEFAULT_CONTROL)),
+        None => None,
+    };
+    let pidfile = match m.get_one::<PathBuf>("pidfile") {
+        Some(p) if p.as_os_str() == "none" => None,
+        Some(p) => Some(p.clone()),
+        None if live => Some(PathBuf::from(DEFAULT_PIDFILE)),
+        None => None,
+    };
     Ok(Config {
         read,
         interface,
@@ -177,7 +400,32 @@ pub fn config_from(m: &ArgMatches) -> Result<Config, String> {
         ifindex,
         max_states: *m.get_one::<usize>("max-states").unwrap_or(&1_000_000),
         dump,
+        foreground: m.get_flag("foreground") || m.get_flag("debug"),
         debug: m.get_flag("debug"),
+        syncdev,
+        syncpeer: m.get_one::<Ipv4Addr>("syncpeer").copied(),
+        accept_peers: m
+            .get_many::<Ipv4Addr>("accept-peer")
+            .into_iter()
+            .flatten()
+            .copied()
+            .collect(),
+        any_ttl: m.get_flag("any-ttl"),
+        refresh,
+        selection,
+        pidfile,
+        user: m
+            .get_one::<String>("user")
+            .cloned()
+            .unwrap_or_else(|| "_stateflowd".into()),
+        chroot: if m.get_flag("no-chroot") {
+            None
+        } else {
+            m.get_one::<PathBuf>("chroot").cloned()
+        },
+        control,
+        state_file: m.get_one::<PathBuf>("state-file").cloned(),
+        syslog_facility,
     })
 }
 

@@ -13,14 +13,17 @@
 //!
 //! | module | holds |
 //! | --- | --- |
-//! | [`source`] | packet sources: pcap files (I/O adapter) |
+//! | [`source`] | packet sources: pcap files, the sync link's raw socket (I/O adapters) |
 //! | [`pfsync::carrier`] | unwrapping link layers/IPv4 down to the pfsync frame |
 //! | [`pfsync`] | pfsync frame and message decoding (and [`pfsync::encode`]) |
 //! | [`state`] | the state table (`StateTable`) and state → flow conversion |
 //! | [`flow`] | `Flow`, the record type every mode and format shares |
 //! | [`netflow`] | NetFlow wire formats: encoders and decoders |
 //! | [`export`] | batching flows into datagrams per collector; [`export::udp`] sends them (I/O) |
+//! | [`selection`] | which ended states are exported (pflow flag, rule, interface, direction, family) |
+//! | [`refresh`] | opt-in requests (UPD_REQ) for fresher counters, rate limited |
 //! | [`pipeline`] | pfsync mode wired together, without I/O |
+//! | [`daemon`] | the main loop, signals, pidfile, privilege drop, control socket (I/O) |
 //! | [`ifindex`] | interface names → SNMP ifIndex |
 //! | [`time`] | `Timestamp`; clocks are always passed in |
 //! | [`wire`] | panic-free big-endian field access |
@@ -34,6 +37,7 @@
 //! count; state machines never read the clock. See each module's docs.
 
 pub mod cli;
+pub mod daemon;
 pub mod export;
 pub mod flow;
 pub mod ifindex;
@@ -41,6 +45,8 @@ pub mod log;
 pub mod netflow;
 pub mod pfsync;
 pub mod pipeline;
+pub mod refresh;
+pub mod selection;
 pub mod source;
 pub mod state;
 pub mod testgen;

@@ -1,12 +1,23 @@
-//! A small logger: stderr in the foreground, and rate limiting so that a
-//! flood of bad input is logged once, not once per packet.
+//! A small logger: stderr in the foreground, syslog(3) as a daemon, and
+//! rate limiting so that a flood of bad input is logged once, not once per
+//! packet.
 //!
 //! Messages carry a level; the active level is set once at start. A
 //! [`RateLimit`] lets a caller log the first occurrence of a kind of event
 //! and then at most once per interval, with the number suppressed.
+//!
+//! Syslog goes through the C library's `openlog`/`syslog`, opened with
+//! `LOG_NDELAY` before any chroot so the connection to `/dev/log` is made
+//! while the path is still reachable. On OpenBSD libc uses sendsyslog(2),
+//! which needs no socket at all. On Linux, glibc reconnects by itself when
+//! syslogd restarts — except inside a chroot, where `/dev/log` is not
+//! visible: there the daemon keeps logging to the old socket until it is
+//! gone. The man page's BUGS section says so.
 
 use crate::time::Timestamp;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::ffi::CString;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
@@ -18,6 +29,34 @@ pub enum Level {
 }
 
 static LEVEL: AtomicU8 = AtomicU8::new(Level::Notice as u8);
+static SYSLOG: AtomicBool = AtomicBool::new(false);
+static IDENT: OnceLock<CString> = OnceLock::new();
+
+/// Syslog facilities by name, as syslog.conf(5) spells them.
+pub fn facility_from_name(name: &str) -> Option<libc::c_int> {
+    Some(match name {
+        "daemon" => libc::LOG_DAEMON,
+        "user" => libc::LOG_USER,
+        "local0" => libc::LOG_LOCAL0,
+        "local1" => libc::LOG_LOCAL1,
+        "local2" => libc::LOG_LOCAL2,
+        "local3" => libc::LOG_LOCAL3,
+        "local4" => libc::LOG_LOCAL4,
+        "local5" => libc::LOG_LOCAL5,
+        "local6" => libc::LOG_LOCAL6,
+        "local7" => libc::LOG_LOCAL7,
+        _ => return None,
+    })
+}
+
+/// Sends further messages to syslog with `facility` instead of stderr.
+pub fn use_syslog(facility: libc::c_int) {
+    let ident = IDENT.get_or_init(|| CString::new("stateflowd").unwrap_or_default());
+    // SAFETY: `ident` lives for the rest of the process (a static), as
+    // openlog(3) requires.
+    unsafe { libc::openlog(ident.as_ptr(), libc::LOG_PID | libc::LOG_NDELAY, facility) };
+    SYSLOG.store(true, Ordering::Relaxed);
+}
 
 pub fn set_level(l: Level) {
     LEVEL.store(l as u8, Ordering::Relaxed);
@@ -36,7 +75,21 @@ pub fn log(l: Level, msg: &str) {
             Level::Info => "info",
             Level::Debug => "debug",
         };
-        eprintln!("stateflowd: {tag}: {msg}");
+        if SYSLOG.load(Ordering::Relaxed) {
+            let prio = match l {
+                Level::Error => libc::LOG_ERR,
+                Level::Warning => libc::LOG_WARNING,
+                Level::Notice => libc::LOG_NOTICE,
+                Level::Info => libc::LOG_INFO,
+                Level::Debug => libc::LOG_DEBUG,
+            };
+            // Interior NULs cannot travel through syslog(3); drop them.
+            let c = CString::new(msg.replace('\0', "")).unwrap_or_default();
+            // SAFETY: a constant "%s" format with one NUL-terminated argument.
+            unsafe { libc::syslog(prio, c"%s".as_ptr(), c.as_ptr()) };
+        } else {
+            eprintln!("stateflowd: {tag}: {msg}");
+        }
     }
 }
 

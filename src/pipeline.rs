@@ -11,9 +11,30 @@ use crate::flow::Flow;
 use crate::ifindex::IfIndexMap;
 use crate::pfsync::carrier::{self, LinkType, NotPfsync};
 use crate::pfsync::{self, DecodeError, Message};
-use crate::state::{Completed, ConvertOptions, StateTable, TableConfig, flows_of};
+use crate::refresh::Refresher;
+use crate::selection::Selection;
+use crate::state::{Completed, ConvertOptions, StateId, StateTable, TableConfig, flows_of};
 use crate::time::Timestamp;
 use std::collections::BTreeMap;
+
+/// Which senders' frames are accepted when they arrive over IP.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IpPolicy {
+    /// Accept only TTL 255, as the kernel does (a frame from off-link has
+    /// been routed and is not from a pfsync peer).
+    pub require_ttl_255: bool,
+    /// Accept only these source addresses (empty = any).
+    pub peers: Vec<[u8; 4]>,
+}
+
+impl Default for IpPolicy {
+    fn default() -> Self {
+        IpPolicy {
+            require_ttl_255: true,
+            peers: Vec::new(),
+        }
+    }
+}
 
 /// What the pipeline counted.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -27,6 +48,8 @@ pub struct PipelineStats {
     /// Frames or messages refused, by [`DecodeError::counter_name`].
     pub decode_errors: BTreeMap<&'static str, u64>,
     pub states_ended: u64,
+    /// Ended states not exported, by selection reason.
+    pub not_selected: BTreeMap<&'static str, u64>,
     pub flows: u64,
 }
 
@@ -56,11 +79,13 @@ pub fn message_kind(m: &Message) -> &'static str {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct PipelineConfig {
     pub table: TableConfig,
     pub convert: ConvertOptions,
     pub encoder: EncoderConfig,
+    pub selection: Selection,
+    pub ip_policy: IpPolicy,
 }
 
 pub struct PfsyncPipeline {
@@ -69,6 +94,11 @@ pub struct PfsyncPipeline {
     convert: ConvertOptions,
     exporter: Exporter,
     stats: PipelineStats,
+    selection: Selection,
+    ip_policy: IpPolicy,
+    refresher: Option<Refresher>,
+    /// Requests (UPD_REQ) for the driver to send on the sync link.
+    requests: Vec<Message>,
     completed: Vec<Completed>,
     /// Flows are also handed to this observer (e.g. `--dump`).
     observer: Option<FlowObserver>,
@@ -82,6 +112,10 @@ impl PfsyncPipeline {
             convert: cfg.convert,
             exporter: Exporter::new(collectors, cfg.encoder),
             stats: PipelineStats::default(),
+            selection: cfg.selection,
+            ip_policy: cfg.ip_policy,
+            refresher: None,
+            requests: Vec::new(),
             completed: Vec::new(),
             observer: None,
         }
@@ -89,6 +123,22 @@ impl PfsyncPipeline {
 
     pub fn set_observer(&mut self, f: FlowObserver) {
         self.observer = Some(f);
+    }
+
+    /// Turns on counter refreshing (see [`crate::refresh`]); the bulk
+    /// request, if configured, is queued at once.
+    pub fn set_refresher(&mut self, mut r: Refresher) {
+        self.requests.extend(r.start());
+        self.refresher = Some(r);
+    }
+
+    pub fn refresher(&self) -> Option<&Refresher> {
+        self.refresher.as_ref()
+    }
+
+    /// Takes the requests queued for the sync link.
+    pub fn take_requests(&mut self) -> Vec<Message> {
+        std::mem::take(&mut self.requests)
     }
 
     pub fn stats(&self) -> &PipelineStats {
@@ -114,7 +164,19 @@ impl PfsyncPipeline {
     ) -> Option<DecodeError> {
         self.stats.packets += 1;
         let frame = match carrier::extract(link, pkt) {
-            Ok(c) => c.frame,
+            Ok(c) => {
+                if let Some(ip) = c.ip {
+                    if self.ip_policy.require_ttl_255 && ip.ttl != 255 {
+                        *self.stats.not_pfsync.entry("bad_ttl").or_default() += 1;
+                        return None;
+                    }
+                    if !self.ip_policy.peers.is_empty() && !self.ip_policy.peers.contains(&ip.src) {
+                        *self.stats.not_pfsync.entry("unknown_peer").or_default() += 1;
+                        return None;
+                    }
+                }
+                c.frame
+            }
             Err(e) => {
                 let k = match e {
                     NotPfsync::Truncated => "truncated",
@@ -154,6 +216,17 @@ impl PfsyncPipeline {
                 Ok(msg) => {
                     *self.stats.messages.entry(message_kind(&msg)).or_default() += 1;
                     self.table.apply(&msg, now, &mut self.completed);
+                    if let (Some(r), Message::UpdateCompressed { id, creator, .. }) =
+                        (self.refresher.as_mut(), &msg)
+                    {
+                        let sid = StateId {
+                            creator: *creator,
+                            id: *id,
+                        };
+                        if let Some(t) = self.table.get(&sid) {
+                            self.requests.extend(r.on_activity(sid, t.counters_at, now));
+                        }
+                    }
                 }
                 Err(e) => {
                     *self
@@ -173,6 +246,17 @@ impl PfsyncPipeline {
     fn export_completed(&mut self, now: Timestamp, out: &mut Vec<Outgoing>) {
         for c in self.completed.drain(..) {
             self.stats.states_ended += 1;
+            if let Some(r) = self.refresher.as_mut() {
+                r.forget(&c.id);
+            }
+            if let Err(why) = self.selection.check(&c.state) {
+                *self
+                    .stats
+                    .not_selected
+                    .entry(why.counter_name())
+                    .or_default() += 1;
+                continue;
+            }
             for f in flows_of(&c, &mut self.ifmap, self.convert) {
                 self.stats.flows += 1;
                 if let Some(obs) = self.observer.as_mut() {

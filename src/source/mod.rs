@@ -3,5 +3,8 @@
 //! - [`pcap_file`]: classic pcap files, read and written without libpcap
 //!   (microsecond and nanosecond variants, either byte order), so replay
 //!   works, and is tested, on any host.
+//! - [`rawsock`]: the sync link, a raw socket for IP protocol 240 joined to
+//!   224.0.0.240 (I/O adapter).
 
 pub mod pcap_file;
+pub mod rawsock;

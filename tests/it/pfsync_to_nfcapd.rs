@@ -38,6 +38,8 @@ fn check_capture(pcap: &str, expected_csv: &str) {
         &nf.addr(),
         "--ifindex",
         testgen::IFINDEX_MAP,
+        // every state: the pflow-flag selection is checked on its own below
+        "--all-states",
     ]);
     assert!(
         out.status.success(),

@@ -1,0 +1,127 @@
+//! Giving up root once sources and sockets are open.
+//!
+//! Order: look the user up, chroot to an empty directory (created
+//! root-owned, mode 0755, if missing), then set groups, gid and uid with
+//! the set-res calls, and check that root cannot be regained. A user that
+//! does not exist is an error: the daemon never silently stays root.
+
+use std::ffi::{CStr, CString};
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+use std::path::Path;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct User {
+    pub name: String,
+    pub uid: libc::uid_t,
+    pub gid: libc::gid_t,
+}
+
+/// Looks a user up in the password database.
+pub fn lookup_user(name: &str) -> Result<User, String> {
+    let c = CString::new(name).map_err(|_| format!("bad user name '{name}'"))?;
+    let mut pw: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut buf = vec![0u8; 16_384];
+    let mut res: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: getpwnam_r fills `pw` with pointers into `buf`, both live here.
+    let rc = unsafe {
+        libc::getpwnam_r(
+            c.as_ptr(),
+            &mut pw,
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            &mut res,
+        )
+    };
+    if rc != 0 {
+        return Err(format!(
+            "looking up user '{name}': {}",
+            io::Error::from_raw_os_error(rc)
+        ));
+    }
+    if res.is_null() {
+        return Err(format!(
+            "user '{name}' does not exist (create it, or choose another with -u)"
+        ));
+    }
+    // SAFETY: pw_name points into `buf`, NUL-terminated by getpwnam_r.
+    let uname = unsafe { CStr::from_ptr(pw.pw_name) }
+        .to_string_lossy()
+        .into_owned();
+    Ok(User {
+        name: uname,
+        uid: pw.pw_uid,
+        gid: pw.pw_gid,
+    })
+}
+
+/// Makes sure `dir` exists, is a directory and is owned by root.
+pub fn prepare_chroot(dir: &Path) -> Result<(), String> {
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(dir)
+            .map_err(|e| format!("creating chroot {}: {e}", dir.display()))?;
+    }
+    let md = std::fs::metadata(dir).map_err(|e| format!("chroot {}: {e}", dir.display()))?;
+    if !md.is_dir() {
+        return Err(format!("chroot {} is not a directory", dir.display()));
+    }
+    if md.uid() != 0 {
+        return Err(format!("chroot {} must be owned by root", dir.display()));
+    }
+    Ok(())
+}
+
+/// Chroots (when `chroot` is given) and switches to `user` for good.
+pub fn drop_to(user: &User, chroot: Option<&Path>) -> Result<(), String> {
+    if let Some(dir) = chroot {
+        prepare_chroot(dir)?;
+        let c = CString::new(dir.as_os_str().as_encoded_bytes())
+            .map_err(|_| "chroot path has a NUL".to_string())?;
+        // SAFETY: chroot/chdir with NUL-terminated paths.
+        unsafe {
+            if libc::chroot(c.as_ptr()) != 0 {
+                return Err(format!(
+                    "chroot {}: {}",
+                    dir.display(),
+                    io::Error::last_os_error()
+                ));
+            }
+            if libc::chdir(c"/".as_ptr()) != 0 {
+                return Err(format!("chdir /: {}", io::Error::last_os_error()));
+            }
+        }
+    }
+    let groups = [user.gid];
+    // SAFETY: plain credential system calls with valid arguments.
+    unsafe {
+        if libc::setgroups(1, groups.as_ptr()) != 0 {
+            return Err(format!("setgroups: {}", io::Error::last_os_error()));
+        }
+        if libc::setresgid(user.gid, user.gid, user.gid) != 0 {
+            return Err(format!("setresgid: {}", io::Error::last_os_error()));
+        }
+        if libc::setresuid(user.uid, user.uid, user.uid) != 0 {
+            return Err(format!("setresuid: {}", io::Error::last_os_error()));
+        }
+        if user.uid != 0 && libc::setuid(0) == 0 {
+            return Err("privileges could be regained after dropping them".into());
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn users_are_found_or_refused_clearly() {
+        let root = lookup_user("root").unwrap();
+        assert_eq!((root.uid, root.gid), (0, 0));
+        let e = lookup_user("no_such_user_sfd").unwrap_err();
+        assert!(e.contains("does not exist"), "{e}");
+    }
+}

@@ -1,0 +1,522 @@
+//! The pfsync-mode main loop.
+//!
+//! One thread: read packets from the source, hand them to the pipeline
+//! with their arrival time, send what it returns. A replayed file uses the
+//! capture's clock and runs to its end; a live source uses the wall clock
+//! and runs until SIGTERM/SIGINT or `stateflowctl shutdown`, waking at
+//! least once a second (and when a datagram's flush deadline comes) so a
+//! quiet firewall still exports promptly.
+
+use super::control::{self, Command, ControlSocket};
+use super::pidfile::Pidfile;
+use super::privdrop;
+use super::signals::Signals;
+use crate::cli::Config;
+use crate::export::Outgoing;
+use crate::export::udp::UdpSink;
+use crate::log::{self, Level, RateLimit};
+use crate::pfsync::carrier::LinkType;
+use crate::pfsync::encode::V6FrameBuilder;
+use crate::pipeline::{IpPolicy, PfsyncPipeline, PipelineConfig};
+use crate::refresh::Refresher;
+use crate::source::pcap_file::{PcapError, PcapReader};
+use crate::source::rawsock::RawSocket;
+use crate::state::{ConvertOptions, TableConfig};
+use crate::time::Timestamp;
+use std::fmt::Write as _;
+use std::io::{BufReader, Write};
+use std::process::ExitCode;
+
+/// Exit status when the run finished but lost or skipped something
+/// (a truncated capture, datagrams dropped, the state file not saved).
+pub const EXIT_PARTIAL: u8 = 2;
+
+struct Runtime {
+    pipeline: PfsyncPipeline,
+    sink: UdpSink,
+    out: Vec<Outgoing>,
+    started: Timestamp,
+    bad_frame_log: RateLimit,
+    send_log: RateLimit,
+    source_name: String,
+}
+
+impl Runtime {
+    fn send_all(&mut self, now: Timestamp) {
+        for d in self.out.drain(..) {
+            if let Some(e) = self.sink.send(&d) {
+                if let Some(n) = self.send_log.check(now) {
+                    log::log(
+                        Level::Warning,
+                        &format!("send failed: {e} (+{n} similar suppressed)"),
+                    );
+                }
+            }
+        }
+    }
+
+    fn packet(&mut self, link: LinkType, now: Timestamp, pkt: &[u8]) {
+        if let Some(e) = self.pipeline.on_packet(link, now, pkt, &mut self.out) {
+            if let Some(n) = self.bad_frame_log.check(now) {
+                log::log(
+                    Level::Warning,
+                    &format!("skipping malformed pfsync: {e} (+{n} similar suppressed)"),
+                );
+            }
+        }
+        self.send_all(now);
+    }
+
+    fn statistics(&self, now: Timestamp) -> String {
+        let mut o = String::new();
+        let s = self.pipeline.stats();
+        let t = self.pipeline.table().stats();
+        let _ = writeln!(o, "source: {}", self.source_name);
+        let _ = writeln!(
+            o,
+            "uptime_seconds: {}",
+            now.micros_since(self.started) / 1_000_000
+        );
+        let _ = writeln!(o, "packets: {}", s.packets);
+        let _ = writeln!(o, "frames: {}", s.frames);
+        for (k, v) in &s.messages {
+            let _ = writeln!(o, "messages.{k}: {v}");
+        }
+        for (k, v) in &s.not_pfsync {
+            let _ = writeln!(o, "dropped.{k}: {v}");
+        }
+        for (k, v) in &s.decode_errors {
+            let _ = writeln!(o, "malformed.{k}: {v}");
+        }
+        let _ = writeln!(o, "states.tracked: {}", self.pipeline.table().len());
+        let _ = writeln!(o, "states.inserted: {}", t.inserts);
+        let _ = writeln!(o, "states.learned: {}", t.learned);
+        let _ = writeln!(o, "states.deleted: {}", t.deletes);
+        let _ = writeln!(o, "states.unknown_deletes: {}", t.unknown_deletes);
+        let _ = writeln!(o, "states.unknown_updates: {}", t.unknown_updates);
+        let _ = writeln!(o, "states.cleared: {}", t.cleared_states);
+        let _ = writeln!(o, "states.evicted: {}", t.evicted);
+        let _ = writeln!(o, "states.ended: {}", s.states_ended);
+        for (k, v) in &s.not_selected {
+            let _ = writeln!(o, "not_selected.{k}: {v}");
+        }
+        let _ = writeln!(o, "flows: {}", s.flows);
+        for (i, c) in self.sink.collectors().iter().enumerate() {
+            let e = self.pipeline.exporter().stats(i);
+            let _ = writeln!(
+                o,
+                "collector {}: flows {} records {} datagrams {} bytes {} errors {} refused {} retries {} dropped {} unexportable {}",
+                c.addr,
+                e.flows,
+                e.records,
+                c.stats.datagrams,
+                c.stats.bytes,
+                c.stats.errors,
+                c.stats.refused,
+                c.stats.retries,
+                c.stats.dropped,
+                e.unexportable
+            );
+        }
+        if let Some(r) = self.pipeline.refresher() {
+            let rs = r.stats();
+            let _ = writeln!(
+                o,
+                "refresh: requests {} bulk_requests {} rate_limited {}",
+                rs.requests, rs.bulk_requests, rs.rate_limited
+            );
+        }
+        o
+    }
+
+    fn dump_states(&self) -> String {
+        let mut o = String::new();
+        let mut v: Vec<_> = self.pipeline.table().iter().collect();
+        v.sort_by_key(|(id, _)| **id);
+        for (id, t) in v {
+            let (i, r) = if t.direction == crate::pfsync::PfDirection::Out {
+                (1, 0)
+            } else {
+                (0, 1)
+            };
+            let _ = writeln!(
+                o,
+                "{:08x}.{:016x} {:?} proto {} {}:{} -> {}:{} if {} rule {} pkts {}/{} bytes {}/{} first {} last {} counters_at {}",
+                id.creator,
+                id.id,
+                t.direction,
+                t.proto,
+                t.key.ip(i, t.family),
+                t.key.port[i],
+                t.key.ip(r, t.family),
+                t.key.port[r],
+                t.ifname.as_str(),
+                t.rule,
+                t.packets[0],
+                t.packets[1],
+                t.bytes[0],
+                t.bytes[1],
+                t.first,
+                t.last,
+                t.counters_at
+            );
+        }
+        o
+    }
+
+    fn summary(&self) -> String {
+        let s = self.pipeline.stats();
+        let t = self.pipeline.table().stats();
+        let sent: u64 = self
+            .sink
+            .collectors()
+            .iter()
+            .map(|c| c.stats.datagrams)
+            .sum();
+        let dropped: u64 = self.sink.collectors().iter().map(|c| c.stats.dropped).sum();
+        format!(
+            "{}: {} packets, {} pfsync frames, {} malformed; {} deletions ({} of unknown states), {} states still live; {} flows, {} datagrams sent, {} dropped",
+            self.source_name,
+            s.packets,
+            s.frames,
+            s.decode_error_total(),
+            t.deletes + t.cleared_states,
+            t.unknown_deletes,
+            self.pipeline.table().len(),
+            s.flows,
+            sent,
+            dropped
+        )
+    }
+
+    fn dropped(&self) -> u64 {
+        self.sink.collectors().iter().map(|c| c.stats.dropped).sum()
+    }
+}
+
+fn build(cfg: &Config, source_name: String, now: Timestamp) -> Result<Runtime, String> {
+    let addrs: Vec<_> = cfg.collectors.iter().map(|c| c.addr).collect();
+    let sink = UdpSink::open(&addrs, None).map_err(|e| e.to_string())?;
+    let mut pipeline = PfsyncPipeline::new(
+        PipelineConfig {
+            table: TableConfig {
+                max_states: cfg.max_states,
+            },
+            convert: ConvertOptions::default(),
+            encoder: cfg.encoder,
+            selection: cfg.selection.clone(),
+            ip_policy: IpPolicy {
+                require_ttl_255: !cfg.any_ttl,
+                peers: cfg.accept_peers.iter().map(|a| a.octets()).collect(),
+            },
+        },
+        &cfg.collectors,
+        cfg.ifindex.clone(),
+    );
+    if cfg.dump {
+        pipeline.set_observer(Box::new(|f| {
+            let mut o = std::io::stdout().lock();
+            let _ = writeln!(o, "{f}");
+            let _ = o.flush();
+        }));
+    }
+    Ok(Runtime {
+        pipeline,
+        sink,
+        out: Vec::new(),
+        started: now,
+        bad_frame_log: RateLimit::new(60),
+        send_log: RateLimit::new(60),
+        source_name,
+    })
+}
+
+/// Runs pfsync mode as configured; returns the exit status.
+pub fn run(cfg: Config) -> Result<ExitCode, String> {
+    if cfg.debug {
+        log::set_level(Level::Debug);
+    }
+    match (&cfg.read, &cfg.syncdev) {
+        (Some(path), _) => replay(&cfg, path.clone()),
+        (None, Some(dev)) => live_sync(&cfg, dev.clone()),
+        (None, None) => Err(format!(
+            "live capture on {} needs libpcap support, which this build lacks; use --syncdev on the sync link or -r FILE",
+            cfg.interface.as_deref().unwrap_or("?")
+        )),
+    }
+}
+
+fn replay(cfg: &Config, path: std::path::PathBuf) -> Result<ExitCode, String> {
+    let file = std::fs::File::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut reader =
+        PcapReader::new(BufReader::new(file)).map_err(|e| format!("{}: {e}", path.display()))?;
+    let link = LinkType(reader.link_type);
+    if !link.is_supported() {
+        return Err(format!(
+            "{}: link type {} carries no pfsync we can read (want 246, 18, 121, Ethernet, raw IP, loopback or Linux cooked)",
+            path.display(),
+            reader.link_type
+        ));
+    }
+    let mut rt = build(cfg, path.display().to_string(), Timestamp::ZERO)?;
+    let signals = Signals::install().map_err(|e| format!("signals: {e}"))?;
+    let mut buf = Vec::with_capacity(65_536);
+    let mut last_ts = Timestamp::ZERO;
+    let mut status = ExitCode::SUCCESS;
+    let mut n: u64 = 0;
+    loop {
+        match reader.next_packet(&mut buf) {
+            Ok(Some(meta)) => {
+                last_ts = last_ts.max(meta.ts);
+                if rt.started == Timestamp::ZERO {
+                    rt.started = meta.ts;
+                }
+                rt.packet(link, meta.ts, &buf);
+            }
+            Ok(None) => break,
+            Err(e @ (PcapError::Truncated | PcapError::BadRecord { .. })) => {
+                log::log(
+                    Level::Warning,
+                    &format!("{}: {e}; stopped there", path.display()),
+                );
+                status = ExitCode::from(EXIT_PARTIAL);
+                break;
+            }
+            Err(e) => return Err(format!("{}: {e}", path.display())),
+        }
+        n += 1;
+        if n % 1024 == 0 && signals.take().terminate {
+            log::log(Level::Notice, "interrupted; exporting what was read");
+            break;
+        }
+    }
+    rt.pipeline.flush(last_ts, false, &mut rt.out);
+    rt.send_all(last_ts);
+    log::log(Level::Notice, &rt.summary());
+    for (c, col) in rt.sink.collectors().iter().enumerate() {
+        let es = rt.pipeline.exporter().stats(c);
+        if es.unexportable > 0 {
+            log::log(
+                Level::Notice,
+                &format!(
+                    "{} IPv6 flows cannot be sent as NetFlow v5 and were skipped for collector {}",
+                    es.unexportable, col.addr
+                ),
+            );
+        }
+    }
+    if rt.dropped() > 0 {
+        status = ExitCode::from(EXIT_PARTIAL);
+    }
+    Ok(status)
+}
+
+/// Everything a live daemon holds besides the runtime.
+struct Live {
+    rt: Runtime,
+    sock: RawSocket,
+    control: Option<ControlSocket>,
+    signals: Signals,
+    pidfile: Option<Pidfile>,
+    recv_log: RateLimit,
+}
+
+fn live_sync(cfg: &Config, dev: String) -> Result<ExitCode, String> {
+    let sock = RawSocket::open(&dev, cfg.syncpeer).map_err(|e| format!("--syncdev {dev}: {e}"))?;
+    let now = Timestamp::now();
+    let mut rt = build(cfg, format!("sync link {dev}"), now)?;
+    if let Some(r) = cfg.refresh {
+        rt.pipeline.set_refresher(Refresher::new(r));
+    }
+    let control = match &cfg.control {
+        Some(p) => Some(ControlSocket::bind(p)?),
+        None => None,
+    };
+    let pidfile = match &cfg.pidfile {
+        Some(p) => Some(Pidfile::lock(p)?),
+        None => None,
+    };
+    // Look the user up before daemonising, so a missing user is an error
+    // on the terminal, not in syslog.
+    let user = privdrop::lookup_user(&cfg.user)?;
+    if !cfg.foreground {
+        // SAFETY: daemon(3) forks; we hold no threads or locks yet.
+        if unsafe { libc::daemon(0, 0) } != 0 {
+            return Err(format!("daemon: {}", std::io::Error::last_os_error()));
+        }
+        log::use_syslog(cfg.syslog_facility);
+    }
+    let mut pidfile = pidfile;
+    if let Some(p) = pidfile.as_mut() {
+        p.write_pid().map_err(|e| format!("pidfile: {e}"))?;
+    }
+    privdrop::drop_to(&user, cfg.chroot.as_deref())?;
+    let signals = Signals::install().map_err(|e| format!("signals: {e}"))?;
+    log::log(
+        Level::Notice,
+        &format!(
+            "listening for pfsync on {dev} ({}), exporting to {} collector(s), running as {}",
+            match cfg.syncpeer {
+                Some(p) => format!("unicast peer {p}"),
+                None => "group 224.0.0.240".into(),
+            },
+            cfg.collectors.len(),
+            user.name
+        ),
+    );
+    let mut live = Live {
+        rt,
+        sock,
+        control,
+        signals,
+        pidfile,
+        recv_log: RateLimit::new(60),
+    };
+    let code = live.run();
+    if let Some(p) = live.pidfile.take() {
+        p.remove();
+    }
+    Ok(code)
+}
+
+impl Live {
+    fn send_requests(&mut self, now: Timestamp) {
+        let reqs = self.rt.pipeline.take_requests();
+        if reqs.is_empty() {
+            return;
+        }
+        // UPD_REQ messages are 16 bytes with their subheader: ~90 fit a
+        // 1500-byte frame.
+        for chunk in reqs.chunks(80) {
+            let mut b = V6FrameBuilder::new();
+            for m in chunk {
+                b.push(m);
+            }
+            if let Err(e) = self.sock.send(&b.finish()) {
+                if let Some(n) = self.recv_log.check(now) {
+                    log::log(
+                        Level::Warning,
+                        &format!("sending pfsync request: {e} (+{n} suppressed)"),
+                    );
+                }
+            }
+        }
+    }
+
+    fn run(&mut self) -> ExitCode {
+        let mut buf = vec![0u8; 65_536];
+        self.send_requests(Timestamp::now());
+        loop {
+            let now = Timestamp::now();
+            let timeout_ms = match self.rt.pipeline.next_deadline() {
+                Some(d) => (d.micros_since(now) / 1000).clamp(0, 1000) as i32,
+                None => 1000,
+            };
+            let mut fds = vec![
+                libc::pollfd {
+                    fd: self.sock.fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+                libc::pollfd {
+                    fd: self.signals.fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+            ];
+            if let Some(c) = &self.control {
+                fds.push(libc::pollfd {
+                    fd: c.fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                });
+            }
+            // SAFETY: poll over a live array of pollfd.
+            unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
+
+            // Drain the socket (bounded, so signals and control get a turn).
+            for _ in 0..4096 {
+                match self.sock.recv(&mut buf) {
+                    Ok(Some(n)) => {
+                        let now = Timestamp::now();
+                        let pkt = buf.get(..n).unwrap_or_default().to_vec();
+                        self.rt.packet(LinkType::RAW, now, &pkt);
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        if let Some(n) = self.recv_log.check(Timestamp::now()) {
+                            log::log(
+                                Level::Warning,
+                                &format!("receiving pfsync: {e} (+{n} suppressed)"),
+                            );
+                        }
+                        break;
+                    }
+                }
+            }
+            let now = Timestamp::now();
+            self.rt.pipeline.poll(now, &mut self.rt.out);
+            self.rt.send_all(now);
+            self.send_requests(now);
+
+            let sig = self.signals.take();
+            if sig.usr1 {
+                log::log(Level::Notice, &self.rt.statistics(now).replace('\n', "; "));
+            }
+            if sig.hangup {
+                log::log(
+                    Level::Notice,
+                    "SIGHUP: nothing to reload; logs reopen on their own",
+                );
+            }
+            if sig.terminate {
+                log::log(Level::Notice, "exiting on signal");
+                return self.shutdown(now);
+            }
+            if let Some(ctl) = &self.control {
+                if let Some((stream, req)) = ctl.accept() {
+                    let answer = match req {
+                        Ok(Command::Statistics) => self.rt.statistics(now),
+                        Ok(Command::DumpStates) => self.rt.dump_states(),
+                        Ok(Command::Flush) => {
+                            self.rt.pipeline.flush(now, false, &mut self.rt.out);
+                            self.rt.send_all(now);
+                            "flushed".into()
+                        }
+                        Ok(Command::ExpireAll) => {
+                            let n = self.rt.pipeline.table().len();
+                            self.rt.pipeline.flush(now, true, &mut self.rt.out);
+                            self.rt.send_all(now);
+                            format!("expired {n} states")
+                        }
+                        Ok(Command::Shutdown) => {
+                            let _ = control::reply(stream, "shutting down");
+                            log::log(Level::Notice, "shutdown requested on the control socket");
+                            return self.shutdown(now);
+                        }
+                        Ok(Command::Help) => control::COMMANDS
+                            .iter()
+                            .map(|(c, h)| format!("{c:<12} {h}\n"))
+                            .collect(),
+                        Err(e) => format!("error: {e}"),
+                    };
+                    let _ = control::reply(stream, &answer);
+                }
+            }
+        }
+    }
+
+    /// Exports every completed flow and exits. States still alive are not
+    /// flows yet: they stay in the state table (saved when a state file is
+    /// configured).
+    fn shutdown(&mut self, now: Timestamp) -> ExitCode {
+        self.rt.pipeline.flush(now, false, &mut self.rt.out);
+        self.rt.send_all(now);
+        log::log(Level::Notice, &self.rt.summary());
+        if self.rt.dropped() > 0 {
+            ExitCode::from(EXIT_PARTIAL)
+        } else {
+            ExitCode::SUCCESS
+        }
+    }
+}

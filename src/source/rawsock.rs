@@ -1,0 +1,287 @@
+//! The sync link: a raw IPv4 socket for protocol 240 (pfsync).
+//!
+//! Joined to the pfsync group 224.0.0.240 on the sync interface (or only
+//! unicast from a `syncpeer`), so stateflowd can run on a monitoring host
+//! beside a firewall pair and hear every firewall's states. The same socket
+//! sends our requests (UPD_REQ) with TTL 255, as a pfsync peer does.
+//! Received packets start with their IPv4 header; policy (TTL 255, allowed
+//! peers) is applied by the caller on the parsed header.
+
+use std::ffi::CString;
+use std::io;
+use std::net::Ipv4Addr;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+/// The pfsync multicast group (`INADDR_PFSYNC_GROUP`).
+pub const PFSYNC_GROUP: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 240);
+pub const IPPROTO_PFSYNC: libc::c_int = 240;
+
+pub struct RawSocket {
+    fd: OwnedFd,
+    ifindex: u32,
+    /// Where requests go: the group, or the unicast sync peer.
+    dest: Ipv4Addr,
+}
+
+fn check(rc: libc::c_int, what: &str) -> io::Result<()> {
+    if rc < 0 {
+        let e = io::Error::last_os_error();
+        Err(io::Error::new(e.kind(), format!("{what}: {e}")))
+    } else {
+        Ok(())
+    }
+}
+
+fn setopt<T>(
+    fd: RawFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    v: &T,
+    what: &str,
+) -> io::Result<()> {
+    // SAFETY: `v` points to a live value of the size passed.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            (v as *const T).cast(),
+            std::mem::size_of::<T>() as libc::socklen_t,
+        )
+    };
+    check(rc, what)
+}
+
+pub fn ifindex_of(iface: &str) -> io::Result<u32> {
+    let c = CString::new(iface).map_err(|_| io::Error::other("interface name has a NUL"))?;
+    // SAFETY: NUL-terminated name.
+    let idx = unsafe { libc::if_nametoindex(c.as_ptr()) };
+    if idx == 0 {
+        Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("interface {iface} does not exist"),
+        ))
+    } else {
+        Ok(idx)
+    }
+}
+
+impl RawSocket {
+    /// Opens the socket on `iface`; joins the group unless `peer` is given.
+    pub fn open(iface: &str, peer: Option<Ipv4Addr>) -> io::Result<RawSocket> {
+        let ifindex = ifindex_of(iface)?;
+        // SAFETY: socket(2); the descriptor is owned from here on.
+        let raw = unsafe {
+            libc::socket(
+                libc::AF_INET,
+                libc::SOCK_RAW | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
+                IPPROTO_PFSYNC,
+            )
+        };
+        check(raw, "raw socket for IP protocol 240 (needs root)")?;
+        // SAFETY: `raw` is a fresh descriptor we own.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        let s = fd.as_raw_fd();
+        #[cfg(target_os = "linux")]
+        {
+            let name = CString::new(iface).map_err(|_| io::Error::other("bad name"))?;
+            // SAFETY: the name buffer outlives the call.
+            let rc = unsafe {
+                libc::setsockopt(
+                    s,
+                    libc::SOL_SOCKET,
+                    libc::SO_BINDTODEVICE,
+                    name.as_ptr().cast(),
+                    name.as_bytes_with_nul().len() as libc::socklen_t,
+                )
+            };
+            check(rc, "SO_BINDTODEVICE")?;
+        }
+        let ttl: libc::c_int = 255;
+        setopt(s, libc::IPPROTO_IP, libc::IP_TTL, &ttl, "IP_TTL")?;
+        let mttl: libc::c_uchar = 255;
+        setopt(
+            s,
+            libc::IPPROTO_IP,
+            libc::IP_MULTICAST_TTL,
+            &mttl,
+            "IP_MULTICAST_TTL",
+        )?;
+        let noloop: libc::c_uchar = 0;
+        setopt(
+            s,
+            libc::IPPROTO_IP,
+            libc::IP_MULTICAST_LOOP,
+            &noloop,
+            "IP_MULTICAST_LOOP",
+        )?;
+        let tos: libc::c_int = 0x10;
+        setopt(s, libc::IPPROTO_IP, libc::IP_TOS, &tos, "IP_TOS")?;
+        let rcvbuf: libc::c_int = 4 << 20;
+        let _ = setopt(s, libc::SOL_SOCKET, libc::SO_RCVBUF, &rcvbuf, "SO_RCVBUF");
+        let sock = RawSocket {
+            fd,
+            ifindex,
+            dest: peer.unwrap_or(PFSYNC_GROUP),
+        };
+        sock.multicast(peer.is_none())?;
+        Ok(sock)
+    }
+
+    #[cfg(target_os = "linux")]
+    fn multicast(&self, join: bool) -> io::Result<()> {
+        let mreq = libc::ip_mreqn {
+            imr_multiaddr: libc::in_addr {
+                s_addr: u32::from(PFSYNC_GROUP).to_be(),
+            },
+            imr_address: libc::in_addr { s_addr: 0 },
+            imr_ifindex: self.ifindex as libc::c_int,
+        };
+        let s = self.fd.as_raw_fd();
+        setopt(
+            s,
+            libc::IPPROTO_IP,
+            libc::IP_MULTICAST_IF,
+            &mreq,
+            "IP_MULTICAST_IF",
+        )?;
+        if join {
+            setopt(
+                s,
+                libc::IPPROTO_IP,
+                libc::IP_ADD_MEMBERSHIP,
+                &mreq,
+                "join 224.0.0.240",
+            )?;
+        }
+        Ok(())
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn multicast(&self, join: bool) -> io::Result<()> {
+        // BSD: interfaces are named by one of their IPv4 addresses.
+        let addr = iface_ipv4(self.ifindex)?;
+        let s = self.fd.as_raw_fd();
+        let ifaddr = libc::in_addr {
+            s_addr: u32::from(addr).to_be(),
+        };
+        setopt(
+            s,
+            libc::IPPROTO_IP,
+            libc::IP_MULTICAST_IF,
+            &ifaddr,
+            "IP_MULTICAST_IF",
+        )?;
+        if join {
+            let mreq = libc::ip_mreq {
+                imr_multiaddr: libc::in_addr {
+                    s_addr: u32::from(PFSYNC_GROUP).to_be(),
+                },
+                imr_interface: ifaddr,
+            };
+            setopt(
+                s,
+                libc::IPPROTO_IP,
+                libc::IP_ADD_MEMBERSHIP,
+                &mreq,
+                "join 224.0.0.240",
+            )?;
+        }
+        Ok(())
+    }
+
+    pub fn fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    /// Receives one packet (IPv4 header first) into `buf`; `Ok(None)` when
+    /// nothing is waiting. The IPv4 total length is rewritten from the
+    /// received size: BSD raw sockets hand it over in host order.
+    pub fn recv(&self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        // SAFETY: recv into a live buffer of the given length.
+        let n = unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            return match e.kind() {
+                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => Ok(None),
+                _ => Err(e),
+            };
+        }
+        let n = n as usize;
+        if n >= 4 {
+            let total = (n.min(65_535) as u16).to_be_bytes();
+            buf[2] = total[0];
+            buf[3] = total[1];
+        }
+        Ok(Some(n))
+    }
+
+    /// Sends one pfsync frame to the group (or the sync peer), TTL 255.
+    pub fn send(&self, frame: &[u8]) -> io::Result<()> {
+        let sin = libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: 0,
+            sin_addr: libc::in_addr {
+                s_addr: u32::from(self.dest).to_be(),
+            },
+            sin_zero: [0; 8],
+            #[cfg(any(
+                target_os = "openbsd",
+                target_os = "freebsd",
+                target_os = "netbsd",
+                target_os = "dragonfly",
+                target_os = "macos"
+            ))]
+            sin_len: std::mem::size_of::<libc::sockaddr_in>() as u8,
+        };
+        // SAFETY: sendto with a live buffer and a sockaddr_in of its size.
+        let n = unsafe {
+            libc::sendto(
+                self.fd.as_raw_fd(),
+                frame.as_ptr().cast(),
+                frame.len(),
+                0,
+                (&sin as *const libc::sockaddr_in).cast(),
+                std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+            )
+        };
+        if n < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn iface_ipv4(ifindex: u32) -> io::Result<Ipv4Addr> {
+    let mut ifap: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs allocates a list we walk and free below.
+    if unsafe { libc::getifaddrs(&mut ifap) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut found = None;
+    let mut p = ifap;
+    while !p.is_null() {
+        // SAFETY: `p` is a node of the list getifaddrs returned.
+        let ifa = unsafe { &*p };
+        if !ifa.ifa_addr.is_null()
+            && unsafe { i32::from((*ifa.ifa_addr).sa_family) } == libc::AF_INET
+            && unsafe { libc::if_nametoindex(ifa.ifa_name) } == ifindex
+        {
+            // SAFETY: an AF_INET address is a sockaddr_in.
+            let sin = unsafe { &*(ifa.ifa_addr as *const libc::sockaddr_in) };
+            found = Some(Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)));
+            break;
+        }
+        p = ifa.ifa_next;
+    }
+    // SAFETY: freeing the list we got.
+    unsafe { libc::freeifaddrs(ifap) };
+    found.ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::NotFound,
+            "sync interface has no IPv4 address",
+        )
+    })
+}
