@@ -216,6 +216,16 @@ impl PfsyncPipeline {
                 Ok(msg) => {
                     *self.stats.messages.entry(message_kind(&msg)).or_default() += 1;
                     self.table.apply(&msg, now, &mut self.completed);
+                    if let (
+                        Some(r),
+                        Message::BulkStatus {
+                            status: crate::pfsync::BulkStatus::End,
+                            ..
+                        },
+                    ) = (self.refresher.as_mut(), &msg)
+                    {
+                        r.on_bulk_end();
+                    }
                     if let (Some(r), Message::UpdateCompressed { id, creator, .. }) =
                         (self.refresher.as_mut(), &msg)
                     {
@@ -267,8 +277,12 @@ impl PfsyncPipeline {
         }
     }
 
-    /// Lets time pass: flushes datagrams that waited long enough.
+    /// Lets time pass: flushes datagrams that waited long enough, repeats
+    /// an unanswered bulk request.
     pub fn poll(&mut self, now: Timestamp, out: &mut Vec<Outgoing>) {
+        if let Some(r) = self.refresher.as_mut() {
+            self.requests.extend(r.poll(now));
+        }
         self.exporter.poll(now, out);
     }
 

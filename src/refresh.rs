@@ -9,7 +9,9 @@
 //! number of requests per second overall, so the exported counters are at
 //! most that stale and the firewall's extra work is bounded. At start it
 //! can also ask for a bulk transfer (UPD_REQ with id 0, creator 0), so the
-//! states that existed before stateflowd started become known.
+//! states that existed before stateflowd started become known; like the
+//! kernel, it asks again every [`BULK_RETRY_US`] until a bulk transfer
+//! ends (BUS end), at most [`BULK_TRIES`] times.
 //!
 //! Pure policy: time is passed in; the caller sends what it returns.
 
@@ -46,6 +48,11 @@ pub struct RefreshStats {
     pub rate_limited: u64,
 }
 
+/// Interval between bulk requests while none has been answered.
+pub const BULK_RETRY_US: u64 = 5_000_000;
+/// Most bulk requests sent before giving up (the kernel's limit is 12).
+pub const BULK_TRIES: u32 = 12;
+
 /// Remembered request times are bounded; older ones are forgotten first.
 const MAX_TRACKED: usize = 1 << 16;
 
@@ -56,6 +63,9 @@ pub struct Refresher {
     tokens: u64,
     refilled: Option<Timestamp>,
     started: bool,
+    /// A bulk transfer was asked for and has not ended yet.
+    bulk_pending: bool,
+    bulk_sent: Option<Timestamp>,
     stats: RefreshStats,
 }
 
@@ -67,6 +77,8 @@ impl Refresher {
             tokens: u64::from(cfg.max_per_sec) * 1_000_000,
             refilled: None,
             started: false,
+            bulk_pending: false,
+            bulk_sent: None,
             stats: RefreshStats::default(),
         }
     }
@@ -81,6 +93,27 @@ impl Refresher {
             return None;
         }
         self.started = true;
+        self.bulk_pending = true;
+        self.stats.bulk_requests += 1;
+        Some(Message::UpdateRequest { id: 0, creator: 0 })
+    }
+
+    /// A bulk transfer ended (BUS end): no more bulk requests are due.
+    pub fn on_bulk_end(&mut self) {
+        self.bulk_pending = false;
+    }
+
+    /// Time passes: a bulk request not answered within
+    /// [`BULK_RETRY_US`] is sent again.
+    pub fn poll(&mut self, now: Timestamp) -> Option<Message> {
+        if !self.bulk_pending || self.stats.bulk_requests >= u64::from(BULK_TRIES) {
+            return None;
+        }
+        let sent = *self.bulk_sent.get_or_insert(now);
+        if now.micros_since(sent) < BULK_RETRY_US {
+            return None;
+        }
+        self.bulk_sent = Some(now);
         self.stats.bulk_requests += 1;
         Some(Message::UpdateRequest { id: 0, creator: 0 })
     }
@@ -174,6 +207,27 @@ mod tests {
         assert_eq!(r.on_activity(id, t(0), t(15)), None);
         assert!(r.on_activity(id, t(0), t(22)).is_some());
         assert_eq!(r.stats().requests, 2);
+    }
+
+    #[test]
+    fn bulk_requests_repeat_until_a_transfer_ends() {
+        let mut r = Refresher::new(RefreshConfig::default());
+        assert!(r.start().is_some());
+        assert_eq!(r.poll(t(0)), None); // the first poll starts the clock
+        assert_eq!(r.poll(t(4)), None);
+        assert_eq!(
+            r.poll(t(5)),
+            Some(Message::UpdateRequest { id: 0, creator: 0 })
+        );
+        assert_eq!(r.poll(t(6)), None);
+        r.on_bulk_end();
+        assert_eq!(r.poll(t(20)), None);
+        assert_eq!(r.stats().bulk_requests, 2);
+        // without an answer it gives up after BULK_TRIES
+        let mut r = Refresher::new(RefreshConfig::default());
+        r.start();
+        let sent = (0..100).filter(|i| r.poll(t(i * 5)).is_some()).count();
+        assert_eq!(sent as u32, BULK_TRIES - 1);
     }
 
     #[test]

@@ -190,6 +190,22 @@ impl RawSocket {
         Ok(())
     }
 
+    /// Sets the TTL of what we send (pfsync uses 255; tests send others
+    /// to check that receivers refuse them).
+    pub fn set_ttl(&self, ttl: u8) -> io::Result<()> {
+        let s = self.fd.as_raw_fd();
+        let t: libc::c_int = ttl.into();
+        setopt(s, libc::IPPROTO_IP, libc::IP_TTL, &t, "IP_TTL")?;
+        let m: libc::c_uchar = ttl;
+        setopt(
+            s,
+            libc::IPPROTO_IP,
+            libc::IP_MULTICAST_TTL,
+            &m,
+            "IP_MULTICAST_TTL",
+        )
+    }
+
     pub fn fd(&self) -> RawFd {
         self.fd.as_raw_fd()
     }

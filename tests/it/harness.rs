@@ -67,19 +67,26 @@ pub fn free_udp_port() -> u16 {
     s.local_addr().expect("addr").port()
 }
 
-/// Whether something listens on UDP `port` (reads /proc/net/udp{,6}).
-fn udp_bound(port: u16) -> bool {
+/// Whether something listens on UDP `port` (reads /proc/net/udp{,6}, in
+/// network namespace `netns` when given).
+fn udp_bound(port: u16, netns: Option<&str>) -> bool {
     let want = format!(":{port:04X} ");
     ["/proc/net/udp", "/proc/net/udp6"].iter().any(|f| {
-        std::fs::read_to_string(f)
-            .map(|s| {
-                s.lines().skip(1).any(|l| {
-                    l.split_whitespace()
-                        .nth(1)
-                        .is_some_and(|a| format!("{a} ").ends_with(&want))
-                })
+        let text = match netns {
+            None => std::fs::read_to_string(f).ok(),
+            Some(ns) => Command::new("ip")
+                .args(["netns", "exec", ns, "cat", f])
+                .output()
+                .ok()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned()),
+        };
+        text.is_some_and(|s| {
+            s.lines().skip(1).any(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .is_some_and(|a| format!("{a} ").ends_with(&want))
             })
-            .unwrap_or(false)
+        })
     })
 }
 
@@ -124,9 +131,21 @@ impl Nfcapd {
     }
 
     pub fn start_on(bind: &str) -> Nfcapd {
+        Self::start_in(None, bind)
+    }
+
+    /// nfcapd inside network namespace `netns` (when given).
+    pub fn start_in(netns: Option<&str>, bind: &str) -> Nfcapd {
         let dir = TempDir::new("nfcapd");
         let port = free_udp_port();
-        let mut cmd = Command::new("nfcapd");
+        let mut cmd = match netns {
+            None => Command::new("nfcapd"),
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, "nfcapd"]);
+                c
+            }
+        };
         cmd.args([
             "-b",
             bind,
@@ -148,7 +167,7 @@ impl Nfcapd {
             .spawn()
             .expect("nfcapd is not installed: apt-get install nfdump (.ci/run does)");
         let t0 = Instant::now();
-        while !udp_bound(port) {
+        while !udp_bound(port, netns) {
             assert!(
                 t0.elapsed() < Duration::from_secs(10),
                 "nfcapd did not bind port {port}"

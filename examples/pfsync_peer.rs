@@ -1,0 +1,246 @@
+//! A simulated pfsync firewall, for the namespace tests and the demo.
+//!
+//! It speaks OpenBSD pfsync v6 on a sync interface (IP protocol 240 to
+//! 224.0.0.240, TTL 255 unless told otherwise), and answers requests as the
+//! kernel does: UPD_REQ for a state → that state in full (UPD); UPD_REQ with
+//! id 0 / creator 0 → a bulk transfer (BUS start, every state as UPD, BUS
+//! end).
+//!
+//! Script: K states exist before it starts (announced only by a bulk
+//! transfer); it inserts N new states, then for R rounds adds traffic to
+//! every state and sends UPD_C for it, waits, and deletes every state with
+//! DEL_C. Counters grow by 10 packets / 1000 bytes forward and 5 / 400
+//! back per round. At the end it prints `requests=… bulk=…` on stderr.
+//!
+//! ```text
+//! pfsync_peer --iface IF [--states N] [--preexisting K] [--rounds R]
+//!             [--round-ms MS] [--hold-ms MS] [--wait-ms MS] [--ttl T]
+//!             [--creator HEX]
+//! ```
+//! `--wait-ms`: how long it serves requests before inserting (so a
+//! receiver started meanwhile can ask for its bulk transfer); it prints
+//! each state's final counters (`id pkts0 bytes0 pkts1 bytes1`, hex id) on
+//! stdout.
+//! ```text
+//! ```
+
+use stateflowd::pfsync::encode::V6FrameBuilder;
+use stateflowd::pfsync::{
+    self, BulkStatus, Family, IfName, Message, PFSTATE_PFLOW, PfDirection, PfState, StateKey,
+};
+use stateflowd::source::rawsock::RawSocket;
+use std::time::{Duration, Instant};
+
+struct Opts {
+    iface: String,
+    states: u32,
+    preexisting: u32,
+    rounds: u32,
+    round_ms: u64,
+    hold_ms: u64,
+    wait_ms: u64,
+    ttl: u8,
+    creator: u32,
+}
+
+fn state(creator: u32, i: u32) -> PfState {
+    let mut key = StateKey::default();
+    key.addr[0][..4].copy_from_slice(&[198, 51, 100, (i % 250) as u8 + 1]);
+    key.addr[1][..4].copy_from_slice(&[192, 0, 2, (i / 250) as u8 + 1]);
+    key.port = [40_000 + i as u16, 443];
+    PfState {
+        id: 0x1000 + u64::from(i),
+        creator,
+        ifname: IfName::new("em0"),
+        keys: [key, key],
+        family: Family::Inet,
+        proto: 6,
+        direction: PfDirection::In,
+        rule: 1,
+        anchor: u32::MAX,
+        packets: [1, 0],
+        bytes: [60, 0],
+        state_flags: PFSTATE_PFLOW,
+        flags_known: true,
+        ..Default::default()
+    }
+}
+
+fn send(sock: &RawSocket, msgs: &[Message]) {
+    // One frame per 5 full states keeps frames under 1500 bytes.
+    for chunk in msgs.chunks(5) {
+        let mut b = V6FrameBuilder::new();
+        for m in chunk {
+            b.push(m);
+        }
+        if let Err(e) = sock.send(&b.finish()) {
+            eprintln!("pfsync_peer: send: {e}");
+        }
+    }
+}
+
+fn main() {
+    let mut o = Opts {
+        iface: String::new(),
+        states: 20,
+        preexisting: 0,
+        rounds: 3,
+        round_ms: 300,
+        hold_ms: 500,
+        wait_ms: 200,
+        ttl: 255,
+        creator: 0x5eed_0001,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let v = args.next().unwrap_or_default();
+        let n = || v.parse::<u64>().unwrap_or(0);
+        match a.as_str() {
+            "--iface" => o.iface = v.clone(),
+            "--states" => o.states = n() as u32,
+            "--preexisting" => o.preexisting = n() as u32,
+            "--rounds" => o.rounds = n() as u32,
+            "--round-ms" => o.round_ms = n(),
+            "--hold-ms" => o.hold_ms = n(),
+            "--wait-ms" => o.wait_ms = n(),
+            "--ttl" => o.ttl = n() as u8,
+            "--creator" => o.creator = u32::from_str_radix(&v, 16).unwrap_or(1),
+            _ => {
+                eprintln!("pfsync_peer: unknown option {a}");
+                std::process::exit(64);
+            }
+        }
+    }
+    let sock = RawSocket::open(&o.iface, None).unwrap_or_else(|e| {
+        eprintln!("pfsync_peer: {e}");
+        std::process::exit(1)
+    });
+    sock.set_ttl(o.ttl).unwrap_or_else(|e| {
+        eprintln!("pfsync_peer: {e}");
+        std::process::exit(1)
+    });
+    // States the firewall holds: pre-existing ones first (ids from 0).
+    let mut states: Vec<PfState> = (0..o.preexisting)
+        .map(|i| {
+            let mut s = state(o.creator, 10_000 + i);
+            s.creation = 100;
+            s.packets = [500, 400];
+            s.bytes = [50_000, 40_000];
+            s
+        })
+        .collect();
+    let (mut requests, mut bulks) = (0u32, 0u32);
+    let mut buf = vec![0u8; 65_536];
+
+    // Answers requests until `until`.
+    let mut serve =
+        |states: &mut Vec<PfState>, until: Instant, requests: &mut u32, bulks: &mut u32| {
+            while Instant::now() < until {
+                match sock.recv(&mut buf) {
+                    Ok(Some(n)) => {
+                        let Ok(c) = pfsync::carrier::extract(
+                            pfsync::carrier::LinkType::RAW,
+                            buf.get(..n).unwrap_or_default(),
+                        ) else {
+                            continue;
+                        };
+                        let Ok(frame) = pfsync::parse_frame(c.frame) else {
+                            continue;
+                        };
+                        for m in frame.messages().flatten() {
+                            if let Message::UpdateRequest { id, creator } = m {
+                                if id == 0 && creator == 0 {
+                                    *bulks += 1;
+                                    let mut out = vec![Message::BulkStatus {
+                                        creator: o.creator,
+                                        endtime: 0,
+                                        status: BulkStatus::Start,
+                                    }];
+                                    out.extend(states.iter().map(|s| Message::Update(*s)));
+                                    out.push(Message::BulkStatus {
+                                        creator: o.creator,
+                                        endtime: 0,
+                                        status: BulkStatus::End,
+                                    });
+                                    send(&sock, &out);
+                                } else if let Some(s) =
+                                    states.iter().find(|s| s.id == id && s.creator == creator)
+                                {
+                                    *requests += 1;
+                                    send(&sock, &[Message::Update(*s)]);
+                                }
+                            }
+                        }
+                    }
+                    Ok(None) => std::thread::sleep(Duration::from_millis(2)),
+                    Err(e) => {
+                        eprintln!("pfsync_peer: recv: {e}");
+                        std::thread::sleep(Duration::from_millis(10));
+                    }
+                }
+            }
+        };
+
+    serve(
+        &mut states,
+        Instant::now() + Duration::from_millis(o.wait_ms),
+        &mut requests,
+        &mut bulks,
+    );
+    let new: Vec<PfState> = (0..o.states).map(|i| state(o.creator, i)).collect();
+    send(
+        &sock,
+        &new.iter().map(|s| Message::Insert(*s)).collect::<Vec<_>>(),
+    );
+    states.extend(new);
+    for _ in 0..o.rounds {
+        serve(
+            &mut states,
+            Instant::now() + Duration::from_millis(o.round_ms),
+            &mut requests,
+            &mut bulks,
+        );
+        for s in states.iter_mut() {
+            s.packets[0] += 10;
+            s.bytes[0] += 1000;
+            s.packets[1] += 5;
+            s.bytes[1] += 400;
+            s.creation += (o.round_ms / 1000) as u32;
+        }
+        let upd: Vec<Message> = states
+            .iter()
+            .map(|s| Message::UpdateCompressed {
+                id: s.id,
+                creator: s.creator,
+                peer_state: [4, 4],
+                timeout: 2,
+            })
+            .collect();
+        for chunk in upd.chunks(15) {
+            send(&sock, chunk);
+        }
+    }
+    serve(
+        &mut states,
+        Instant::now() + Duration::from_millis(o.hold_ms),
+        &mut requests,
+        &mut bulks,
+    );
+    let del: Vec<Message> = states
+        .iter()
+        .map(|s| Message::DeleteCompressed {
+            id: s.id,
+            creator: s.creator,
+        })
+        .collect();
+    for chunk in del.chunks(50) {
+        send(&sock, chunk);
+    }
+    for s in &states {
+        println!(
+            "{:x} {} {} {} {}",
+            s.id, s.packets[0], s.bytes[0], s.packets[1], s.bytes[1]
+        );
+    }
+    eprintln!("requests={requests} bulk={bulks}");
+}

@@ -1,0 +1,467 @@
+//! The daemon on a real sync link, in network namespaces this test makes:
+//! a simulated firewall (`examples/pfsync_peer.rs`) in one namespace speaks
+//! pfsync to 224.0.0.240 with TTL 255 over a veth pair; stateflowd and
+//! nfcapd run in the other. Checked: the flows at the collector, the
+//! counter-refresh exchange (bulk and per-state requests), the TTL and
+//! peer filters, SIGTERM flushing, the privilege drop (uid, gid and root
+//! directory read from /proc), pidfile and daemon mode.
+//!
+//! Needs root and a kernel that allows namespaces; where `ip netns add`
+//! is refused the tests say so loudly and return.
+
+use super::harness::*;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+struct Netns {
+    fw: String,
+    mon: String,
+}
+
+impl Netns {
+    fn create() -> Option<Netns> {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let n = N.fetch_add(1, Ordering::Relaxed);
+        let id = format!("{}-{n}", std::process::id());
+        let ns = Netns {
+            fw: format!("sfd-fw-{id}"),
+            mon: format!("sfd-mon-{id}"),
+        };
+        let ip = |args: &[&str]| {
+            Command::new("ip")
+                .args(args)
+                .stderr(Stdio::piped())
+                .output()
+                .map(|o| {
+                    (
+                        o.status.success(),
+                        String::from_utf8_lossy(&o.stderr).into_owned(),
+                    )
+                })
+                .unwrap_or((false, "ip not found".into()))
+        };
+        let (ok, err) = ip(&["netns", "add", &ns.fw]);
+        if !ok {
+            eprintln!("\n*** SKIPPING network-namespace test: `ip netns add` refused: {err}***\n");
+            return None;
+        }
+        for args in [
+            vec!["netns", "add", &ns.mon],
+            vec![
+                "link", "add", "sfdfw0", "netns", &ns.fw, "type", "veth", "peer", "name",
+                "sfdmon0", "netns", &ns.mon,
+            ],
+            vec![
+                "-n",
+                &ns.fw,
+                "addr",
+                "add",
+                "169.254.240.1/24",
+                "dev",
+                "sfdfw0",
+            ],
+            vec![
+                "-n",
+                &ns.mon,
+                "addr",
+                "add",
+                "169.254.240.2/24",
+                "dev",
+                "sfdmon0",
+            ],
+            vec!["-n", &ns.fw, "link", "set", "sfdfw0", "up"],
+            vec!["-n", &ns.mon, "link", "set", "sfdmon0", "up"],
+            vec!["-n", &ns.fw, "link", "set", "lo", "up"],
+            vec!["-n", &ns.mon, "link", "set", "lo", "up"],
+        ] {
+            let (ok, err) = ip(&args);
+            assert!(ok, "ip {args:?}: {err}");
+        }
+        // A veth passes nothing until both ends have carrier.
+        for (n, dev) in [(&ns.fw, "sfdfw0"), (&ns.mon, "sfdmon0")] {
+            wait_for("veth carrier", || {
+                Command::new("ip")
+                    .args(["-n", n, "link", "show", "dev", dev])
+                    .output()
+                    .is_ok_and(|o| {
+                        let s = String::from_utf8_lossy(&o.stdout);
+                        s.contains("LOWER_UP") && !s.contains("NO-CARRIER")
+                    })
+            });
+        }
+        Some(ns)
+    }
+
+    fn exec(&self, ns: &str, prog: &str) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", ns, prog]);
+        c
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        for ns in [&self.fw, &self.mon] {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+    }
+}
+
+fn peer_bin() -> PathBuf {
+    // target/<profile>/deps/tests-… → target/<profile>/examples/pfsync_peer
+    let exe = std::env::current_exe().unwrap();
+    exe.parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples/pfsync_peer")
+}
+
+fn ctl(ns: &Netns, sock: &str, cmd: &str) -> String {
+    let o = ns
+        .exec(&ns.mon, env!("CARGO_BIN_EXE_stateflowctl"))
+        .args(["-c", sock, cmd])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stat(stats: &str, key: &str) -> u64 {
+    stats
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}: ")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
+    let t0 = Instant::now();
+    while !f() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(15),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+struct Daemon {
+    child: Child,
+    sock: String,
+    _dir: TempDir,
+}
+
+/// stateflowd in the monitor namespace, in the foreground (-d), dropping
+/// to `nobody` with a chroot.
+fn start_daemon(ns: &Netns, nf: &Nfcapd, extra: &[&str]) -> (Daemon, PathBuf) {
+    let dir = TempDir::new("daemon");
+    let sock = dir.path().join("ctl.sock").display().to_string();
+    let chroot = dir.path().join("empty");
+    let child = ns
+        .exec(&ns.mon, bin())
+        .args([
+            "--syncdev",
+            "sfdmon0",
+            "-n",
+            &nf.addr(),
+            "-d",
+            "-u",
+            "nobody",
+        ])
+        .arg("--chroot")
+        .arg(&chroot)
+        .args([
+            "-c",
+            &sock,
+            "-p",
+            &dir.path().join("pid").display().to_string(),
+        ])
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let s = sock.clone();
+    wait_for("the control socket", || std::path::Path::new(&s).exists());
+    (
+        Daemon {
+            child,
+            sock,
+            _dir: dir,
+        },
+        chroot,
+    )
+}
+
+fn spawn_peer(ns: &Netns, args: &[&str]) -> Child {
+    ns.exec(&ns.fw, peer_bin().to_str().unwrap())
+        .args(["--iface", "sfdfw0"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Final counters by client port: (pkts fwd, bytes fwd, pkts back, bytes back).
+type Finals = BTreeMap<u16, (u64, u64, u64, u64)>;
+
+fn run_peer(ns: &Netns, args: &[&str]) -> (Finals, String) {
+    finish_peer(spawn_peer(ns, args))
+}
+
+/// Waits for the peer; returns each state's final counters by client port
+/// and what it said on stderr.
+fn finish_peer(child: Child) -> (Finals, String) {
+    let o: Output = child.wait_with_output().unwrap();
+    assert!(
+        o.status.success(),
+        "peer: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // final counters by client port (40000 + i), which the flows carry
+    let mut finals = BTreeMap::new();
+    for l in String::from_utf8_lossy(&o.stdout).lines() {
+        let v: Vec<&str> = l.split_whitespace().collect();
+        let id = u64::from_str_radix(v[0], 16).unwrap();
+        let port = (40_000 + (id - 0x1000)) as u16;
+        let n = |i: usize| v[i].parse::<u64>().unwrap();
+        finals.insert(port, (n(1), n(2), n(3), n(4)));
+    }
+    (finals, String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+fn terminate(d: &mut Daemon) -> std::process::ExitStatus {
+    let _ = Command::new("kill")
+        .args(["-TERM", &d.child.id().to_string()])
+        .status();
+    let t0 = Instant::now();
+    loop {
+        if let Some(st) = d.child.try_wait().unwrap() {
+            assert!(
+                t0.elapsed() < Duration::from_secs(3),
+                "exit took {:?}",
+                t0.elapsed()
+            );
+            return st;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "stateflowd ignored SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn sync_link_with_refreshed_counters_privdrop_and_sigterm_flush() {
+    let Some(ns) = Netns::create() else { return };
+    let nf = Nfcapd::start_in(Some(&ns.mon), "127.0.0.1");
+    // Two states exist before stateflowd starts; the peer serves requests
+    // for 1.5 s (stateflowd's bulk request arrives then), creates five
+    // states and sends four rounds of traffic 1.1 s apart, each answered
+    // by a request for fresher counters.
+    let peer = spawn_peer(
+        &ns,
+        &[
+            "--states",
+            "5",
+            "--preexisting",
+            "2",
+            "--rounds",
+            "4",
+            "--round-ms",
+            "1100",
+            "--wait-ms",
+            "1500",
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    let (mut d, chroot) = start_daemon(&ns, &nf, &["--refresh-counters", "1"]);
+
+    // The privilege drop, seen from outside.
+    let pid = d.child.id();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let nobody = stateflowd::daemon::privdrop::lookup_user("nobody").unwrap();
+    let uid_line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+    let gid_line = status.lines().find(|l| l.starts_with("Gid:")).unwrap();
+    let ids = |l: &str| {
+        l.split_whitespace()
+            .skip(1)
+            .map(|x| x.parse::<u32>().unwrap())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ids(uid_line), vec![nobody.uid; 4], "{uid_line}");
+    assert_eq!(ids(gid_line), vec![nobody.gid; 4], "{gid_line}");
+    assert_eq!(
+        std::fs::read_link(format!("/proc/{pid}/root")).unwrap(),
+        chroot
+    );
+
+    let (finals, peer_err) = finish_peer(peer);
+    assert!(peer_err.contains("bulk=1"), "{peer_err}");
+    let stats = ctl(&ns, &d.sock, "statistics");
+    assert!(stat(&stats, "messages.upd") >= 2 + 4 * 5, "{stats}");
+    assert_eq!(stat(&stats, "states.unknown_deletes"), 0, "{stats}");
+    assert!(stats.contains("refresh: requests"), "{stats}");
+    // SIGTERM right after the deletions: flows still waiting in a datagram
+    // must be sent before exit.
+    let st = terminate(&mut d);
+    assert!(st.success(), "exit status {st:?}");
+
+    let got = nf.stop_and_read();
+    assert_eq!(got.len(), 14, "7 states x 2 directions: {got:?}");
+    for f in &got {
+        let (client_port, fwd) = if f.dst_port == 443 {
+            (f.src_port, true)
+        } else {
+            (f.dst_port, false)
+        };
+        let fin = finals[&client_port];
+        let (p, b) = if fwd { (fin.0, fin.1) } else { (fin.2, fin.3) };
+        // every state's last refresh happened after its last round
+        assert_eq!((f.packets, f.bytes), (p, b), "flow {f:?}");
+    }
+}
+
+#[test]
+fn without_refresh_only_insertion_counters_exist_and_old_states_are_unknown() {
+    let Some(ns) = Netns::create() else { return };
+    let nf = Nfcapd::start_in(Some(&ns.mon), "127.0.0.1");
+    let (mut d, _) = start_daemon(&ns, &nf, &[]);
+    let (_, peer_err) = run_peer(
+        &ns,
+        &[
+            "--states",
+            "4",
+            "--preexisting",
+            "3",
+            "--rounds",
+            "2",
+            "--round-ms",
+            "200",
+        ],
+    );
+    assert!(peer_err.contains("requests=0 bulk=0"), "{peer_err}");
+    let stats = ctl(&ns, &d.sock, "statistics");
+    assert_eq!(stat(&stats, "states.unknown_deletes"), 3, "{stats}");
+    assert_eq!(stat(&stats, "flows"), 4, "{stats}");
+    assert!(terminate(&mut d).success());
+    let got = nf.stop_and_read();
+    // The INS said 1 packet / 60 bytes forward and nothing back: the
+    // reverse record is omitted, and that is all pfsync told us.
+    assert_eq!(got.len(), 4);
+    assert!(
+        got.iter()
+            .all(|f| f.packets == 1 && f.bytes == 60 && f.dst_port == 443)
+    );
+}
+
+#[test]
+fn ttl_and_peer_filters_drop_and_count() {
+    let Some(ns) = Netns::create() else { return };
+    let nf = Nfcapd::start_in(Some(&ns.mon), "127.0.0.1");
+    let (mut d, _) = start_daemon(&ns, &nf, &[]);
+    run_peer(&ns, &["--states", "3", "--rounds", "0", "--ttl", "64"]);
+    let stats = ctl(&ns, &d.sock, "statistics");
+    assert!(stat(&stats, "dropped.bad_ttl") >= 2, "{stats}");
+    assert_eq!(stat(&stats, "frames"), 0, "{stats}");
+    assert!(terminate(&mut d).success());
+    drop(d);
+
+    let (mut d, _) = start_daemon(&ns, &nf, &["--accept-peer", "169.254.240.99"]);
+    run_peer(&ns, &["--states", "3", "--rounds", "0"]);
+    let stats = ctl(&ns, &d.sock, "statistics");
+    assert!(stat(&stats, "dropped.unknown_peer") >= 2, "{stats}");
+    assert_eq!(stat(&stats, "frames"), 0, "{stats}");
+    assert!(terminate(&mut d).success());
+    drop(d);
+
+    let (mut d, _) = start_daemon(&ns, &nf, &["--accept-peer", "169.254.240.1"]);
+    run_peer(&ns, &["--states", "3", "--rounds", "0"]);
+    let stats = ctl(&ns, &d.sock, "statistics");
+    assert_eq!(stat(&stats, "flows"), 3, "{stats}");
+    assert!(terminate(&mut d).success());
+    assert_eq!(nf.stop_and_read().len(), 3);
+}
+
+#[test]
+fn daemon_mode_pidfile_second_instance_and_missing_user() {
+    let Some(ns) = Netns::create() else { return };
+    let dir = TempDir::new("bg");
+    let pidf = dir.path().join("sfd.pid").display().to_string();
+    let sock = dir.path().join("ctl.sock").display().to_string();
+    let chroot = dir.path().join("empty").display().to_string();
+    let base = [
+        "--syncdev",
+        "sfdmon0",
+        "-n",
+        "127.0.0.1:9",
+        "-u",
+        "nobody",
+        "--chroot",
+        &chroot,
+        "-p",
+        &pidf,
+    ];
+    // Background: the parent returns at once, the daemon holds the pidfile.
+    let o = ns
+        .exec(&ns.mon, bin())
+        .args(base)
+        .args(["-c", &sock])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let p = pidf.clone();
+    wait_for("the pidfile", || {
+        std::fs::read_to_string(&p).is_ok_and(|s| s.ends_with('\n'))
+    });
+    let pid: u32 = std::fs::read_to_string(&pidf)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
+    // A second instance with the same pidfile refuses to start.
+    let o = ns
+        .exec(&ns.mon, bin())
+        .args(base)
+        .args(["-d", "-c", "none"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(&format!("already running (pid {pid}")),
+        "{err}"
+    );
+    let _ = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+    wait_for("the daemon to exit", || {
+        !std::path::Path::new(&format!("/proc/{pid}")).exists()
+    });
+
+    // A user that does not exist is an error, not a run as root.
+    let o = ns
+        .exec(&ns.mon, bin())
+        .args([
+            "--syncdev",
+            "sfdmon0",
+            "-n",
+            "127.0.0.1:9",
+            "-d",
+            "-c",
+            "none",
+            "-p",
+            "none",
+        ])
+        .args(["-u", "no_such_user_sfd"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("user 'no_such_user_sfd' does not exist"));
+}
