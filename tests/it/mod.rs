@@ -1,5 +1,7 @@
 pub mod harness;
 
 mod cli_errors;
+mod faults;
+mod hostile;
 mod netns;
 mod pfsync_to_nfcapd;
