@@ -39,6 +39,7 @@ struct Opts {
     round_ms: u64,
     hold_ms: u64,
     wait_ms: u64,
+    flood: u32,
     ttl: u8,
     creator: u32,
 }
@@ -46,8 +47,8 @@ struct Opts {
 fn state(creator: u32, i: u32) -> PfState {
     let mut key = StateKey::default();
     key.addr[0][..4].copy_from_slice(&[198, 51, 100, (i % 250) as u8 + 1]);
-    key.addr[1][..4].copy_from_slice(&[192, 0, 2, (i / 250) as u8 + 1]);
-    key.port = [40_000 + i as u16, 443];
+    key.addr[1][..4].copy_from_slice(&[192, 0, 2, (i / 250 % 250) as u8 + 1]);
+    key.port = [40_000u16.wrapping_add(i as u16), 443];
     PfState {
         id: 0x1000 + u64::from(i),
         creator,
@@ -79,6 +80,58 @@ fn send(sock: &RawSocket, msgs: &[Message]) {
     }
 }
 
+/// Flood mode: insert `n` states at a pace a receiver can follow, then
+/// delete them all as fast as the link takes frames of 121 DEL_C each.
+/// Prints `deletions=N seconds=S rate=R` on stderr.
+fn flood(sock: &RawSocket, o: &Opts) {
+    let n = o.flood;
+    let states: Vec<PfState> = (0..n)
+        .map(|i| {
+            let mut s = state(o.creator, i);
+            s.keys[0].addr[1][..4].copy_from_slice(&(0x0a00_0000u32 + i).to_be_bytes());
+            s.keys[1] = s.keys[0];
+            s
+        })
+        .collect();
+    let ins: Vec<Message> = states.iter().map(|s| Message::Insert(*s)).collect();
+    for (k, chunk) in ins.chunks(5).enumerate() {
+        send(sock, chunk);
+        if k % 40 == 39 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    std::thread::sleep(Duration::from_millis(o.wait_ms));
+    let frames: Vec<Vec<u8>> = states
+        .chunks(121)
+        .map(|c| {
+            let mut b = V6FrameBuilder::new();
+            for s in c {
+                b.push(&Message::DeleteCompressed {
+                    id: s.id,
+                    creator: s.creator,
+                });
+            }
+            b.finish()
+        })
+        .collect();
+    let t0 = Instant::now();
+    for f in &frames {
+        while let Err(e) = sock.send(f) {
+            if e.raw_os_error() != Some(libc::ENOBUFS) && e.kind() != std::io::ErrorKind::WouldBlock
+            {
+                eprintln!("pfsync_peer: send: {e}");
+                break;
+            }
+            std::thread::yield_now();
+        }
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    eprintln!(
+        "deletions={n} seconds={secs:.3} rate={:.0}",
+        f64::from(n) / secs
+    );
+}
+
 fn main() {
     let mut o = Opts {
         iface: String::new(),
@@ -88,6 +141,7 @@ fn main() {
         round_ms: 300,
         hold_ms: 500,
         wait_ms: 200,
+        flood: 0,
         ttl: 255,
         creator: 0x5eed_0001,
     };
@@ -103,6 +157,7 @@ fn main() {
             "--round-ms" => o.round_ms = n(),
             "--hold-ms" => o.hold_ms = n(),
             "--wait-ms" => o.wait_ms = n(),
+            "--flood" => o.flood = n() as u32,
             "--ttl" => o.ttl = n() as u8,
             "--creator" => o.creator = u32::from_str_radix(&v, 16).unwrap_or(1),
             _ => {
@@ -120,6 +175,10 @@ fn main() {
         std::process::exit(1)
     });
     // States the firewall holds: pre-existing ones first (ids from 0).
+    if o.flood > 0 {
+        flood(&sock, &o);
+        return;
+    }
     let mut states: Vec<PfState> = (0..o.preexisting)
         .map(|i| {
             let mut s = state(o.creator, 10_000 + i);

@@ -133,6 +133,14 @@ pub fn command() -> Command {
                 .help("Accept pfsync only from this sender (repeatable; default: any)"),
         )
         .arg(
+            Arg::new("rcvbuf")
+                .long("rcvbuf")
+                .value_name("BYTES")
+                .value_parser(value_parser!(usize))
+                .default_value("4194304")
+                .help("Receive buffer of the sync-link socket (bursts beyond it are dropped and counted)"),
+        )
+        .arg(
             Arg::new("any-ttl")
                 .long("any-ttl")
                 .action(ArgAction::SetTrue)
@@ -269,6 +277,7 @@ pub struct Config {
     pub syncpeer: Option<Ipv4Addr>,
     pub accept_peers: Vec<Ipv4Addr>,
     pub any_ttl: bool,
+    pub rcvbuf: usize,
     pub refresh: Option<RefreshConfig>,
     pub selection: Selection,
     pub pidfile: Option<PathBuf>,
@@ -411,6 +420,9 @@ pub fn config_from(m: &ArgMatches) -> Result<Config, String> {
             .copied()
             .collect(),
         any_ttl: m.get_flag("any-ttl"),
+        rcvbuf: *m
+            .get_one::<usize>("rcvbuf")
+            .unwrap_or(&crate::source::rawsock::DEFAULT_RCVBUF),
         refresh,
         selection,
         pidfile,

@@ -39,6 +39,8 @@ struct Runtime {
     bad_frame_log: RateLimit,
     send_log: RateLimit,
     source_name: String,
+    /// Frames the kernel dropped before we could read them.
+    socket_overflow: u32,
 }
 
 impl Runtime {
@@ -82,6 +84,7 @@ impl Runtime {
         for (k, v) in &s.messages {
             let _ = writeln!(o, "messages.{k}: {v}");
         }
+        let _ = writeln!(o, "dropped.socket_overflow: {}", self.socket_overflow);
         for (k, v) in &s.not_pfsync {
             let _ = writeln!(o, "dropped.{k}: {v}");
         }
@@ -228,6 +231,7 @@ fn build(cfg: &Config, source_name: String, now: Timestamp) -> Result<Runtime, S
         bad_frame_log: RateLimit::new(60),
         send_log: RateLimit::new(60),
         source_name,
+        socket_overflow: 0,
     })
 }
 
@@ -322,7 +326,8 @@ struct Live {
 }
 
 fn live_sync(cfg: &Config, dev: String) -> Result<ExitCode, String> {
-    let sock = RawSocket::open(&dev, cfg.syncpeer).map_err(|e| format!("--syncdev {dev}: {e}"))?;
+    let sock = RawSocket::open_with_buffer(&dev, cfg.syncpeer, cfg.rcvbuf)
+        .map_err(|e| format!("--syncdev {dev}: {e}"))?;
     let now = Timestamp::now();
     let mut rt = build(cfg, format!("sync link {dev}"), now)?;
     if let Some(r) = cfg.refresh {
@@ -454,6 +459,7 @@ impl Live {
                     }
                 }
             }
+            self.rt.socket_overflow = self.sock.overflow_drops();
             let now = Timestamp::now();
             self.rt.pipeline.poll(now, &mut self.rt.out);
             self.rt.send_all(now);

@@ -21,7 +21,13 @@ pub struct RawSocket {
     ifindex: u32,
     /// Where requests go: the group, or the unicast sync peer.
     dest: Ipv4Addr,
+    /// Packets the kernel dropped because our receive buffer was full
+    /// (Linux SO_RXQ_OVFL; stays 0 elsewhere).
+    overflow: std::cell::Cell<u32>,
 }
+
+/// Receive buffer asked for by default: room for a bulk transfer's burst.
+pub const DEFAULT_RCVBUF: usize = 4 << 20;
 
 fn check(rc: libc::c_int, what: &str) -> io::Result<()> {
     if rc < 0 {
@@ -69,6 +75,16 @@ pub fn ifindex_of(iface: &str) -> io::Result<u32> {
 impl RawSocket {
     /// Opens the socket on `iface`; joins the group unless `peer` is given.
     pub fn open(iface: &str, peer: Option<Ipv4Addr>) -> io::Result<RawSocket> {
+        Self::open_with_buffer(iface, peer, DEFAULT_RCVBUF)
+    }
+
+    /// As [`RawSocket::open`], with a receive buffer of `rcvbuf` bytes (as
+    /// root the system maximum does not apply on Linux).
+    pub fn open_with_buffer(
+        iface: &str,
+        peer: Option<Ipv4Addr>,
+        rcvbuf: usize,
+    ) -> io::Result<RawSocket> {
         let ifindex = ifindex_of(iface)?;
         // SAFETY: socket(2); the descriptor is owned from here on.
         let raw = unsafe {
@@ -117,12 +133,30 @@ impl RawSocket {
         )?;
         let tos: libc::c_int = 0x10;
         setopt(s, libc::IPPROTO_IP, libc::IP_TOS, &tos, "IP_TOS")?;
-        let rcvbuf: libc::c_int = 4 << 20;
+        let rcvbuf = rcvbuf.min(i32::MAX as usize) as libc::c_int;
+        #[cfg(target_os = "linux")]
+        {
+            if setopt(
+                s,
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUFFORCE,
+                &rcvbuf,
+                "SO_RCVBUFFORCE",
+            )
+            .is_err()
+            {
+                let _ = setopt(s, libc::SOL_SOCKET, libc::SO_RCVBUF, &rcvbuf, "SO_RCVBUF");
+            }
+            let on: libc::c_int = 1;
+            setopt(s, libc::SOL_SOCKET, libc::SO_RXQ_OVFL, &on, "SO_RXQ_OVFL")?;
+        }
+        #[cfg(not(target_os = "linux"))]
         let _ = setopt(s, libc::SOL_SOCKET, libc::SO_RCVBUF, &rcvbuf, "SO_RCVBUF");
         let sock = RawSocket {
             fd,
             ifindex,
             dest: peer.unwrap_or(PFSYNC_GROUP),
+            overflow: std::cell::Cell::new(0),
         };
         sock.multicast(peer.is_none())?;
         Ok(sock)
@@ -214,14 +248,38 @@ impl RawSocket {
     /// nothing is waiting. The IPv4 total length is rewritten from the
     /// received size: BSD raw sockets hand it over in host order.
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<Option<usize>> {
-        // SAFETY: recv into a live buffer of the given length.
-        let n = unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+        let mut iov = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
+        };
+        // Room for one SO_RXQ_OVFL control message (a u32), aligned.
+        let mut cbuf = [0u64; 8];
+        // SAFETY: a zeroed msghdr is valid; we point it at live buffers.
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = cbuf.as_mut_ptr().cast();
+        msg.msg_controllen = std::mem::size_of_val(&cbuf) as _;
+        // SAFETY: recvmsg into the buffers described by `msg`.
+        let n = unsafe { libc::recvmsg(self.fd.as_raw_fd(), &mut msg, 0) };
         if n < 0 {
             let e = io::Error::last_os_error();
             return match e.kind() {
                 io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => Ok(None),
                 _ => Err(e),
             };
+        }
+        #[cfg(target_os = "linux")]
+        // SAFETY: walking the control messages the kernel wrote into cbuf.
+        unsafe {
+            let mut c = libc::CMSG_FIRSTHDR(&msg);
+            while !c.is_null() {
+                if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SO_RXQ_OVFL {
+                    let p = libc::CMSG_DATA(c) as *const u32;
+                    self.overflow.set(std::ptr::read_unaligned(p));
+                }
+                c = libc::CMSG_NXTHDR(&msg, c);
+            }
         }
         let n = n as usize;
         if n >= 4 {
@@ -230,6 +288,11 @@ impl RawSocket {
             buf[3] = total[1];
         }
         Ok(Some(n))
+    }
+
+    /// Packets the kernel dropped for lack of buffer space so far.
+    pub fn overflow_drops(&self) -> u32 {
+        self.overflow.get()
     }
 
     /// Sends one pfsync frame to the group (or the sync peer), TTL 255.

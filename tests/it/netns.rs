@@ -465,3 +465,53 @@ fn daemon_mode_pidfile_second_instance_and_missing_user() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("user 'no_such_user_sfd' does not exist"));
 }
+
+/// Flood: 100,000 states inserted, then deleted at link speed (the peer
+/// reports over 1,000,000 deletions/s). With a small receive buffer the
+/// kernel drops frames and stateflowd counts them (dropped.socket_overflow);
+/// with a large one every deletion becomes a flow at nfcapd. (Full size,
+/// 1,000,000 deletions, is in bench/run.sh.)
+#[test]
+fn deletion_flood_is_exported_whole_or_its_losses_counted() {
+    let Some(ns) = Netns::create() else { return };
+    let n: u64 = 100_000;
+    let flood = |rcvbuf: &str| {
+        let nf = Nfcapd::start_in(Some(&ns.mon), "127.0.0.1");
+        let (mut d, _) = start_daemon(&ns, &nf, &["--rcvbuf", rcvbuf]);
+        let (_, peer_err) = run_peer(&ns, &["--flood", &n.to_string(), "--wait-ms", "1500"]);
+        let rate: f64 = peer_err
+            .split("rate=")
+            .nth(1)
+            .and_then(|r| r.trim().parse().ok())
+            .unwrap_or(0.0);
+        // wait until every frame read has been handled
+        let mut stats = String::new();
+        wait_for("the daemon to catch up", || {
+            stats = ctl(&ns, &d.sock, "statistics");
+            let done = stat(&stats, "states.deleted") + stat(&stats, "dropped.socket_overflow");
+            stat(&stats, "states.tracked") == 0
+                || done > 0 && {
+                    std::thread::sleep(Duration::from_millis(300));
+                    let again = ctl(&ns, &d.sock, "statistics");
+                    let same = stat(&again, "frames") == stat(&stats, "frames");
+                    stats = again;
+                    same
+                }
+        });
+        assert!(terminate(&mut d).success());
+        (rate, stats, nf.stop_and_read().len() as u64)
+    };
+
+    let (rate, stats, at_collector) = flood("65536");
+    assert!(rate > 1_000_000.0, "peer sent only {rate} deletions/s");
+    let lost = stat(&stats, "dropped.socket_overflow");
+    assert!(lost > 0, "a 64 KiB buffer should overflow: {stats}");
+    assert!(at_collector < n);
+    assert_eq!(at_collector, stat(&stats, "flows"), "{stats}");
+
+    let (rate, stats, at_collector) = flood("268435456");
+    assert!(rate > 1_000_000.0, "peer sent only {rate} deletions/s");
+    assert_eq!(stat(&stats, "dropped.socket_overflow"), 0, "{stats}");
+    assert_eq!(stat(&stats, "states.deleted"), n, "{stats}");
+    assert_eq!(at_collector, n, "every deletion is a flow at nfcapd");
+}
