@@ -5,3 +5,4 @@ mod faults;
 mod hostile;
 mod netns;
 mod pfsync_to_nfcapd;
+mod sanitizers;
