@@ -125,3 +125,34 @@ mod tests {
         assert!(e.contains("does not exist"), "{e}");
     }
 }
+
+/// OpenBSD: after the privilege drop, promise only what the main loop
+/// uses: stdio (read/write/poll on open descriptors, send on connected
+/// sockets), inet (sendto on the sync link's raw socket), unix (accepting
+/// on the control socket), and, when a state file is kept, rpath/wpath/
+/// cpath to rewrite it. With no state file the filesystem is veiled
+/// entirely. Reviewed by eye: only the Linux target builds here.
+#[cfg(target_os = "openbsd")]
+pub fn restrict(state_file: bool) -> Result<(), String> {
+    let promises: &std::ffi::CStr = if state_file {
+        c"stdio inet unix rpath wpath cpath"
+    } else {
+        c"stdio inet unix"
+    };
+    // SAFETY: NUL-terminated static strings; NULL means "no change".
+    unsafe {
+        if !state_file && libc::unveil(std::ptr::null(), std::ptr::null()) != 0 {
+            return Err(format!("unveil: {}", io::Error::last_os_error()));
+        }
+        if libc::pledge(promises.as_ptr(), std::ptr::null()) != 0 {
+            return Err(format!("pledge: {}", io::Error::last_os_error()));
+        }
+    }
+    Ok(())
+}
+
+/// Elsewhere there is nothing more to give up after the privilege drop.
+#[cfg(not(target_os = "openbsd"))]
+pub fn restrict(_state_file: bool) -> Result<(), String> {
+    Ok(())
+}

@@ -356,6 +356,7 @@ fn live_sync(cfg: &Config, dev: String) -> Result<ExitCode, String> {
         p.write_pid().map_err(|e| format!("pidfile: {e}"))?;
     }
     privdrop::drop_to(&user, cfg.chroot.as_deref())?;
+    privdrop::restrict(cfg.state_file.is_some())?;
     let signals = Signals::install().map_err(|e| format!("signals: {e}"))?;
     log::log(
         Level::Notice,
