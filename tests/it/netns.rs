@@ -515,3 +515,36 @@ fn deletion_flood_is_exported_whole_or_its_losses_counted() {
     assert_eq!(stat(&stats, "states.deleted"), n, "{stats}");
     assert_eq!(at_collector, n, "every deletion is a flow at nfcapd");
 }
+
+/// SIGTERM in the middle of a flood: the daemon stops reading, and every
+/// flow it had already decoded reaches the collector before it exits.
+#[test]
+fn sigterm_during_a_flood_exports_everything_decoded() {
+    let Some(ns) = Netns::create() else { return };
+    let nf = Nfcapd::start_in(Some(&ns.mon), "127.0.0.1");
+    let (mut d, _) = start_daemon(&ns, &nf, &["--rcvbuf", "268435456"]);
+    let peer = spawn_peer(&ns, &["--flood", "100000", "--wait-ms", "300"]);
+    // Wait until deletions are being handled, then stop the daemon.
+    wait_for("deletions to start", || {
+        stat(&ctl(&ns, &d.sock, "statistics"), "states.deleted") > 0
+    });
+    let st = terminate(&mut d);
+    assert!(st.success());
+    let _ = finish_peer(peer);
+    let mut err = String::new();
+    use std::io::Read as _;
+    d.child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    // "... ; N flows, M datagrams sent, 0 dropped"
+    let flows: u64 = err
+        .rsplit_once(" flows, ")
+        .and_then(|(a, _)| a.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no summary in {err}"));
+    assert!(flows > 0, "{err}");
+    assert_eq!(nf.stop_and_read().len() as u64, flows, "{err}");
+}
