@@ -445,8 +445,8 @@ impl Live {
                 match self.sock.recv(&mut buf) {
                     Ok(Some(n)) => {
                         let now = Timestamp::now();
-                        let pkt = buf.get(..n).unwrap_or_default().to_vec();
-                        self.rt.packet(LinkType::RAW, now, &pkt);
+                        self.rt
+                            .packet(LinkType::RAW, now, buf.get(..n).unwrap_or_default());
                     }
                     Ok(None) => break,
                     Err(e) => {
