@@ -247,6 +247,16 @@ fn help_parser_reads_clap_layout() {
         .map(|o| o.to_string())
         .collect();
     assert_eq!(got, ["--any-ttl", "-A, --all-states", "-r, --read <value>"]);
+    let a = parse_help("  -r, --read <FILE>  x\n      --debug  y\n");
+    let b = parse_man_items(&[
+        ".It Fl r Ar file , Fl \\-read Ar file",
+        ".It Fl \\-debugging",
+    ]);
+    assert_eq!(
+        differences("help", &a, "man", &b).unwrap(),
+        "in help but not in man:\n  --debug\nin man but not in help:\n  --debugging"
+    );
+    assert_eq!(differences("help", &a, "man", &a), None);
     let syn = parse_synopsis(&[".Op Fl ADd", ".Op Fl \\-any-ttl", ".Op Fl c Ar socket"]);
     assert_eq!(
         syn.into_iter().collect::<Vec<_>>(),
