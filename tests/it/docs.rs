@@ -220,6 +220,48 @@ fn differences<T: Ord + std::fmt::Display>(
     ))
 }
 
+/// Positional arguments from clap's `Arguments:` block (`  [EXPR]...`),
+/// lowercased.
+fn parse_help_positionals(help: &str) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    let mut inside = false;
+    for line in help.lines() {
+        if !line.starts_with(' ') {
+            inside = line.trim_end() == "Arguments:";
+            continue;
+        }
+        if inside {
+            let head = line.split_whitespace().next().unwrap_or("");
+            let name: String = head
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+                .collect();
+            if !name.is_empty() {
+                names.insert(name.to_ascii_lowercase());
+            }
+        }
+    }
+    names
+}
+
+/// Positional arguments in the SYNOPSIS: an `Ar` not introduced by `Fl`
+/// on its line (`.Op Ar expression`, `.Ar command`).
+fn parse_synopsis_positionals(lines: &[&str]) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for line in lines {
+        let toks = tokens(line);
+        if toks.iter().any(|t| t == "Fl") {
+            continue;
+        }
+        for w in toks.windows(2) {
+            if w[0] == "Ar" {
+                names.insert(w[1].to_ascii_lowercase());
+            }
+        }
+    }
+    names
+}
+
 fn stateflowd_help() -> String {
     let out = run(&["--help"]);
     assert!(out.status.success());
@@ -257,6 +299,17 @@ fn help_parser_reads_clap_layout() {
         "in help but not in man:\n  --debug\nin man but not in help:\n  --debugging"
     );
     assert_eq!(differences("help", &a, "man", &a), None);
+    let h = "Usage: x [OPTIONS] [EXPRESSION]...\n\nArguments:\n  [EXPRESSION]...  BPF\n\nOptions:\n  -r <F>  x\n";
+    assert_eq!(
+        parse_help_positionals(h).into_iter().collect::<Vec<_>>(),
+        ["expression"]
+    );
+    assert_eq!(
+        parse_synopsis_positionals(&[".Op Fl r Ar file", ".Op Ar expression"])
+            .into_iter()
+            .collect::<Vec<_>>(),
+        ["expression"]
+    );
     let syn = parse_synopsis(&[".Op Fl ADd", ".Op Fl \\-any-ttl", ".Op Fl c Ar socket"]);
     assert_eq!(
         syn.into_iter().collect::<Vec<_>>(),
@@ -266,7 +319,8 @@ fn help_parser_reads_clap_layout() {
 
 #[test]
 fn stateflowd_man_page_documents_exactly_the_help_options() {
-    let help = parse_help(&stateflowd_help());
+    let help_text = stateflowd_help();
+    let help = parse_help(&help_text);
     assert!(
         help.len() >= 30,
         "--help parsed to only {} options",
@@ -291,6 +345,17 @@ fn stateflowd_man_page_documents_exactly_the_help_options() {
         &synopsis,
     ) {
         panic!("{d}");
+    }
+    // Positional arguments (a trailing filter expression, say).
+    let help_pos = parse_help_positionals(&help_text);
+    let man_pos = parse_synopsis_positionals(&section(&man, "SYNOPSIS"));
+    if let Some(d) = differences(
+        "`stateflowd --help` Arguments",
+        &help_pos,
+        "man/stateflowd.8 SYNOPSIS positional `Ar`s",
+        &man_pos,
+    ) {
+        panic!("{d}\n(name the argument as --help does, in lower case)");
     }
 }
 
