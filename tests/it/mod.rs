@@ -1,6 +1,7 @@
 pub mod harness;
 
 mod cli_errors;
+mod docs;
 mod faults;
 mod hostile;
 mod netns;
