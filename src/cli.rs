@@ -208,7 +208,7 @@ pub fn command() -> Command {
                 .long("pidfile")
                 .value_name("FILE")
                 .value_parser(value_parser!(PathBuf))
-                .help("Pidfile for live sources [default: /var/run/stateflowd.pid]"),
+                .help("Pidfile for live sources, or 'none' [default: /var/run/stateflowd.pid]"),
         )
         .arg(
             Arg::new("user")

@@ -9,10 +9,11 @@ use std::os::unix::net::UnixStream;
 use std::process::ExitCode;
 use std::time::Duration;
 
+const USAGE: &str =
+    "usage: stateflowctl [-c SOCKET] statistics|dump-states|flush|expire-all|shutdown|help";
+
 fn usage() -> ExitCode {
-    eprintln!(
-        "usage: stateflowctl [-c SOCKET] statistics|dump-states|flush|expire-all|shutdown|help"
-    );
+    eprintln!("{USAGE}");
     ExitCode::from(64)
 }
 
@@ -27,7 +28,7 @@ fn main() -> ExitCode {
                 None => return usage(),
             },
             "-h" | "--help" => {
-                let _ = usage();
+                println!("{USAGE}");
                 return ExitCode::SUCCESS;
             }
             _ if a.starts_with('-') => return usage(),

@@ -366,7 +366,7 @@ fn stateflowctl_usage() -> (BTreeSet<Opt>, BTreeSet<String>) {
         .output()
         .unwrap();
     assert!(out.status.success(), "stateflowctl -h failed");
-    let usage = String::from_utf8_lossy(&out.stderr).into_owned();
+    let usage = String::from_utf8_lossy(&out.stdout).into_owned();
     let line = usage
         .lines()
         .find(|l| l.starts_with("usage: stateflowctl"))
