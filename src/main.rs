@@ -40,6 +40,9 @@ fn run(cfg: cli::Config) -> Result<ExitCode, String> {
     if cfg.debug {
         log::set_level(Level::Debug);
     }
+    if let Some(path) = &cfg.decode {
+        return decode(path);
+    }
     let Some(path) = cfg.read.clone() else {
         return Err(format!(
             "live capture on {} is not available in this build yet; use -r FILE",
@@ -58,7 +61,7 @@ fn run(cfg: cli::Config) -> Result<ExitCode, String> {
         ));
     }
     let addrs: Vec<_> = cfg.collectors.iter().map(|c| c.addr).collect();
-    let mut sink = UdpSink::open(&addrs, None).map_err(|e| e.to_string())?;
+    let mut sink = UdpSink::open(&addrs, cfg.source).map_err(|e| e.to_string())?;
     let mut pipeline = PfsyncPipeline::new(
         PipelineConfig {
             table: TableConfig {
@@ -82,6 +85,7 @@ fn run(cfg: cli::Config) -> Result<ExitCode, String> {
     let mut last_ts = Timestamp::ZERO;
     let mut bad_frame_log = RateLimit::new(60);
     let mut status = ExitCode::SUCCESS;
+    let mut warned_v6 = vec![false; cfg.collectors.len()];
     loop {
         match reader.next_packet(&mut buf) {
             Ok(Some(meta)) => {
@@ -96,7 +100,8 @@ fn run(cfg: cli::Config) -> Result<ExitCode, String> {
                         );
                     }
                 }
-                send_all(&mut sink, &mut out);
+                send_all(&mut sink, &mut pipeline, &mut out);
+                warn_unexportable_once(&pipeline, &cfg.collectors, &mut warned_v6);
             }
             Ok(None) => break,
             Err(e @ (PcapError::Truncated | PcapError::BadRecord { .. })) => {
@@ -111,7 +116,7 @@ fn run(cfg: cli::Config) -> Result<ExitCode, String> {
         }
     }
     pipeline.flush(last_ts, false, &mut out);
-    send_all(&mut sink, &mut out);
+    send_all(&mut sink, &mut pipeline, &mut out);
 
     let s = pipeline.stats();
     let t = pipeline.table().stats();
@@ -151,10 +156,64 @@ fn run(cfg: cli::Config) -> Result<ExitCode, String> {
     Ok(status)
 }
 
-fn send_all(sink: &mut UdpSink, out: &mut Vec<stateflowd::export::Outgoing>) {
-    for d in out.drain(..) {
-        if let Some(e) = sink.send(&d) {
+fn send_all(
+    sink: &mut UdpSink,
+    pipeline: &mut PfsyncPipeline,
+    out: &mut Vec<stateflowd::export::Outgoing>,
+) {
+    sink.send_all(out, |c, e| {
+        // The collector may have lost our templates: send them again.
+        pipeline.exporter_mut().on_send_error(c);
+        if let Some(e) = e {
             log::log(Level::Warning, &format!("send failed: {e}"));
         }
+    });
+}
+
+/// Logs once per collector when the first IPv6 flow meets a v5 collector.
+fn warn_unexportable_once(
+    pipeline: &PfsyncPipeline,
+    collectors: &[stateflowd::export::CollectorSpec],
+    warned: &mut [bool],
+) {
+    for (c, w) in warned.iter_mut().enumerate() {
+        if !*w && pipeline.exporter().stats(c).unexportable > 0 {
+            *w = true;
+            let addr = collectors.get(c).map(|c| c.addr.to_string());
+            log::log(
+                Level::Notice,
+                &format!(
+                    "collector {}: NetFlow v5 cannot carry IPv6 flows; they are counted and skipped (use -v 9 or ipfix)",
+                    addr.unwrap_or_default()
+                ),
+            );
+        }
     }
+}
+
+/// `--decode FILE`: one line per record on stdout, a summary on stderr.
+fn decode(path: &std::path::Path) -> Result<ExitCode, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut o = std::io::BufWriter::new(std::io::stdout().lock());
+    let s = stateflowd::netflow::decode::decode_file(&bytes, |l| {
+        let _ = writeln!(o, "{l}");
+    });
+    let _ = o.flush();
+    log::log(
+        Level::Notice,
+        &format!(
+            "{}: {} datagrams, {} records, {} undecodable, {} data sets without template, {} packets not UDP",
+            path.display(),
+            s.datagrams,
+            s.records,
+            s.errors,
+            s.unknown_sets,
+            s.skipped
+        ),
+    );
+    Ok(if s.errors > 0 {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
