@@ -17,8 +17,11 @@
 //! Times are sysUpTime milliseconds, anchored as in v5: uptime 0 is
 //! [`super::v5::UPTIME_HISTORY_MS`] before the first export, so a state up
 //! to that old keeps an exact First (older ones are clamped and counted).
-//! The header's sequence number counts export packets; source ID is
-//! `observation_domain`.
+//! The header's UNIX seconds are the export time rounded up to a whole
+//! second (the header has no sub-second field) and its sysUpTime is that
+//! same instant's, so a collector's `secs − (sysUpTime − First)` gives
+//! First to the millisecond. The sequence number counts export packets;
+//! source ID is `observation_domain`.
 //!
 //! The pf rule number is not sent: no IANA element means "packet filter
 //! rule number", an enterprise-specific element would need a Private
@@ -159,10 +162,14 @@ impl Dialect for V9 {
         sequence: u32,
         cfg: &EncoderConfig,
     ) {
+        // The header's UNIX time has whole seconds only: round `now` up to
+        // the next second and give the uptime of that same instant, so
+        // `secs − (uptime − First)` is exact and First ≤ sysUpTime.
+        let secs = now.as_micros().div_ceil(1_000_000);
         Header {
             count,
-            sys_uptime: clock.uptime(now).unwrap_or(0),
-            unix_secs: now.secs() as u32,
+            sys_uptime: clock.uptime(Timestamp::from_secs(secs)).unwrap_or(0),
+            unix_secs: secs as u32,
             sequence,
             source_id: cfg.observation_domain,
         }

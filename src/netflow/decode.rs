@@ -400,7 +400,7 @@ impl Bytes<'_> {
 }
 
 /// The export time [`flows_from_bytes`] flows are built around.
-pub const ROUNDTRIP_NOW: Timestamp = Timestamp::from_millis(1_700_000_000_000);
+pub const ROUNDTRIP_NOW: Timestamp = Timestamp::from_millis(1_700_000_000_517);
 
 /// Builds 1–64 flows from arbitrary bytes, within what `format` carries
 /// exactly: IPv4 and 32-bit counters and interfaces for v5, times in
