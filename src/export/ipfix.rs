@@ -12,8 +12,9 @@
 //! protocolIdentifier 4/1, ipClassOfService 5/1, tcpControlBits 6/2
 //! (RFC 7125 length), flowDirection 61/1, flowEndReason 136/1,
 //! packetDeltaCount 2/8, octetDeltaCount 1/8, flowStartMilliseconds 152/8,
-//! flowEndMilliseconds 153/8, ingressInterface 10/4, egressInterface 14/4.
-//! Records are 58 and 82 bytes; sets are not padded.
+//! flowEndMilliseconds 153/8, ingressInterface 10/4, egressInterface 14/4,
+//! icmpTypeCodeIPv4 32/2 or icmpTypeCodeIPv6 139/2 (type × 256 + code, 0
+//! unless ICMP). Records are 60 and 84 bytes; sets are not padded.
 //!
 //! Times are absolute (ms since the epoch), so a replayed capture's flows
 //! keep their own dates; the header's export time is `now`. The sequence
@@ -23,7 +24,7 @@
 
 use super::EncoderConfig;
 use super::templated::{Clock, Dialect, MAX_RECORD, TemplatedEncoder};
-use super::v9::{direction_value, write_addrs};
+use super::v9::{direction_value, icmp_type_code, write_addrs};
 use crate::flow::Flow;
 use crate::netflow::ipfix::{HEADER_LEN, Header, TEMPLATE_SET_ID};
 use crate::netflow::template::{FieldSpec, Ie, Template};
@@ -32,8 +33,8 @@ use crate::wire::put;
 
 pub const TEMPLATE_V4: u16 = 256;
 pub const TEMPLATE_V6: u16 = 257;
-pub const RECORD_V4_LEN: usize = 58;
-pub const RECORD_V6_LEN: usize = 82;
+pub const RECORD_V4_LEN: usize = 60;
+pub const RECORD_V6_LEN: usize = 84;
 
 /// The two templates this stream announces.
 pub fn templates() -> [Template; 2] {
@@ -52,9 +53,10 @@ pub fn templates() -> [Template; 2] {
         FieldSpec::new(Ie::INGRESS_INTERFACE, 4),
         FieldSpec::new(Ie::EGRESS_INTERFACE, 4),
     ];
-    let mk = |id, a: Ie, b: Ie, l| {
+    let mk = |id, a: Ie, b: Ie, l, icmp: Ie| {
         let mut fields = vec![FieldSpec::new(a, l), FieldSpec::new(b, l)];
         fields.extend_from_slice(&tail);
+        fields.push(FieldSpec::new(icmp, 2));
         Template { id, fields }
     };
     [
@@ -63,12 +65,14 @@ pub fn templates() -> [Template; 2] {
             Ie::SOURCE_IPV4_ADDRESS,
             Ie::DESTINATION_IPV4_ADDRESS,
             4,
+            Ie::ICMP_TYPE_CODE_IPV4,
         ),
         mk(
             TEMPLATE_V6,
             Ie::SOURCE_IPV6_ADDRESS,
             Ie::DESTINATION_IPV6_ADDRESS,
             16,
+            Ie::ICMP_TYPE_CODE_IPV6,
         ),
     ]
 }
@@ -120,7 +124,8 @@ impl Dialect for Ipfix {
         );
         put(rec, o + 42, &flow.input_if.to_be_bytes());
         put(rec, o + 46, &flow.output_if.to_be_bytes());
-        Some((id, o + 50))
+        put(rec, o + 50, &icmp_type_code(flow).to_be_bytes());
+        Some((id, o + 52))
     }
 
     fn header(
@@ -188,8 +193,8 @@ mod tests {
         e.push(&flow4(), now, &mut out);
         e.flush(now, &mut out);
         let d = &out[0];
-        // Template set: 4 + (4 + 15×4) × 2 = 132.
-        let len = 16 + 132 + 4 + 2 * RECORD_V4_LEN;
+        // Template set: 4 + (4 + 16×4) × 2 = 140.
+        let len = 16 + 140 + 4 + 2 * RECORD_V4_LEN;
         assert_eq!(d.len(), len);
         assert_eq!(d[0..2], [0, 10]);
         assert_eq!(d[2..4], (len as u16).to_be_bytes());
@@ -199,12 +204,13 @@ mod tests {
         );
         assert_eq!(d[8..12], [0, 0, 0, 0]);
         assert_eq!(d[12..16], [0, 0, 0, 42]);
-        assert_eq!(d[16..20], [0, 2, 0, 132]);
-        assert_eq!(d[20..24], [1, 0, 0, 15]);
+        assert_eq!(d[16..20], [0, 2, 0, 140]);
+        assert_eq!(d[20..24], [1, 0, 0, 16]);
         // tcpControlBits 6/2, flowEndReason 136/1 in the v4 template.
         assert_eq!(d[24 + 6 * 4..24 + 7 * 4], [0, 6, 0, 2]);
         assert_eq!(d[24 + 8 * 4..24 + 9 * 4], [0, 136, 0, 1]);
-        let s = 16 + 132;
+        assert_eq!(d[24 + 15 * 4..24 + 16 * 4], [0, 32, 0, 2]);
+        let s = 16 + 140;
         assert_eq!(d[s..s + 4], [1, 0, 0, 4 + 2 * RECORD_V4_LEN as u8]);
         let r = &d[s + 4..];
         assert_eq!(r[0..8], [192, 0, 2, 1, 198, 51, 100, 2]);
@@ -223,7 +229,7 @@ mod tests {
             u64::from_be_bytes(r[42..50].try_into().unwrap()),
             1_700_000_001_456
         );
-        assert_eq!(r[50..58], [0, 0, 0, 1, 0, 0, 0, 2]);
+        assert_eq!(r[50..60], [0, 0, 0, 1, 0, 0, 0, 2, 0, 0]);
         // The second message: no templates, sequence = 2 records before it.
         let (h, sets) = ipfix::parse(&out[1]).unwrap();
         assert_eq!(h.sequence, 2);

@@ -20,7 +20,7 @@ use super::{EncoderConfig, EncoderStats, FlowEncoder};
 use crate::flow::Flow;
 use crate::time::Timestamp;
 
-/// Largest record any dialect writes (IPFIX IPv6: 82 bytes).
+/// Room for the largest record any dialect writes (IPFIX IPv6: 84 bytes).
 pub const MAX_RECORD: usize = 96;
 
 /// Where times are anchored, for dialects that write uptime-relative times.

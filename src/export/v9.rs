@@ -11,8 +11,9 @@
 //! then, for both: L4_SRC_PORT 7/2, L4_DST_PORT 11/2, PROTOCOL 4/1,
 //! SRC_TOS 5/1, TCP_FLAGS 6/1, DIRECTION 61/1, IN_PKTS 2/8, IN_BYTES 1/8
 //! (64-bit, so no counter splitting), FIRST_SWITCHED 22/4,
-//! LAST_SWITCHED 21/4, INPUT_SNMP 10/4, OUTPUT_SNMP 14/4. Records are 48
-//! and 72 bytes.
+//! LAST_SWITCHED 21/4, INPUT_SNMP 10/4, OUTPUT_SNMP 14/4, and ICMP type ×
+//! 256 + code (ICMP_TYPE 32/2 for IPv4, icmpTypeCodeIPv6 139/2 for IPv6;
+//! 0 unless ICMP). Records are 50 and 74 bytes.
 //!
 //! Times are sysUpTime milliseconds, anchored as in v5: uptime 0 is
 //! [`super::v5::UPTIME_HISTORY_MS`] before the first export, so a state up
@@ -39,8 +40,8 @@ use std::net::IpAddr;
 
 pub const TEMPLATE_V4: u16 = 256;
 pub const TEMPLATE_V6: u16 = 257;
-pub const RECORD_V4_LEN: usize = 48;
-pub const RECORD_V6_LEN: usize = 72;
+pub const RECORD_V4_LEN: usize = 50;
+pub const RECORD_V6_LEN: usize = 74;
 
 /// The two templates this stream announces.
 pub fn templates() -> [Template; 2] {
@@ -58,9 +59,10 @@ pub fn templates() -> [Template; 2] {
         FieldSpec::new(Ie::INGRESS_INTERFACE, 4),
         FieldSpec::new(Ie::EGRESS_INTERFACE, 4),
     ];
-    let mk = |id, a: Ie, b: Ie, l| {
+    let mk = |id, a: Ie, b: Ie, l, icmp: Ie| {
         let mut fields = vec![FieldSpec::new(a, l), FieldSpec::new(b, l)];
         fields.extend_from_slice(&tail);
+        fields.push(FieldSpec::new(icmp, 2));
         Template { id, fields }
     };
     [
@@ -69,12 +71,14 @@ pub fn templates() -> [Template; 2] {
             Ie::SOURCE_IPV4_ADDRESS,
             Ie::DESTINATION_IPV4_ADDRESS,
             4,
+            Ie::ICMP_TYPE_CODE_IPV4,
         ),
         mk(
             TEMPLATE_V6,
             Ie::SOURCE_IPV6_ADDRESS,
             Ie::DESTINATION_IPV6_ADDRESS,
             16,
+            Ie::ICMP_TYPE_CODE_IPV6,
         ),
     ]
 }
@@ -85,6 +89,17 @@ pub fn direction_value(d: Direction) -> u8 {
     match d {
         Direction::Egress => 1,
         Direction::Ingress | Direction::Unknown => 0,
+    }
+}
+
+/// ICMP type × 256 + code for ICMP and ICMPv6 flows (NetFlow carries
+/// them in the destination port), 0 for others. nfdump 1.7 reads a v9
+/// ICMP flow's type and code only from this element.
+pub fn icmp_type_code(flow: &Flow) -> u16 {
+    if matches!(flow.protocol, 1 | 58) {
+        flow.dst_port
+    } else {
+        0
     }
 }
 
@@ -151,7 +166,8 @@ impl Dialect for V9 {
         put(rec, o + 28, &last.to_be_bytes());
         put(rec, o + 32, &flow.input_if.to_be_bytes());
         put(rec, o + 36, &flow.output_if.to_be_bytes());
-        Some((id, o + 40))
+        put(rec, o + 40, &icmp_type_code(flow).to_be_bytes());
+        Some((id, o + 42))
     }
 
     fn header(
@@ -231,15 +247,17 @@ mod tests {
         );
         assert_eq!(d[12..16], [0, 0, 0, 0]);
         assert_eq!(d[16..20], [0, 0, 0xab, 0xcd]);
-        // Template FlowSet: id 0, length 4 + 2 × (4 + 14 × 4) = 124.
-        assert_eq!(d[20..24], [0, 0, 0, 124]);
-        assert_eq!(d[24..28], [1, 0, 0, 14]); // template 256, 14 fields
+        // Template FlowSet: id 0, length 4 + 2 × (4 + 15 × 4) = 132.
+        assert_eq!(d[20..24], [0, 0, 0, 132]);
+        assert_eq!(d[24..28], [1, 0, 0, 15]); // template 256, 15 fields
         assert_eq!(d[28..32], [0, 8, 0, 4]); // IPV4_SRC_ADDR/4
-        let t6 = 24 + 60;
-        assert_eq!(d[t6..t6 + 8], [1, 1, 0, 14, 0, 27, 0, 16]);
-        // Data FlowSet 257: 4 + 72 = 76, already a multiple of 4.
-        let s = 20 + 124;
-        assert_eq!(d[s..s + 4], [1, 1, 0, 76]);
+        assert_eq!(d[24 + 60..24 + 64], [0, 32, 0, 2]); // ICMP_TYPE/2
+        let t6 = 24 + 64;
+        assert_eq!(d[t6..t6 + 8], [1, 1, 0, 15, 0, 27, 0, 16]);
+        assert_eq!(d[t6 + 60..t6 + 64], [0, 139, 0, 2]);
+        // Data FlowSet 257: 4 + 74 = 78, padded to 80.
+        let s = 20 + 132;
+        assert_eq!(d[s..s + 4], [1, 1, 0, 80]);
         let r = &d[s + 4..];
         assert_eq!(r[0..2], [0x20, 0x01]);
         assert_eq!(r[15], 1);
@@ -258,7 +276,8 @@ mod tests {
             604_799_500
         );
         assert_eq!(r[64..72], [0x21, 0x22, 0x23, 0x24, 0x31, 0x32, 0x33, 0x34]);
-        assert_eq!(d.len(), s + 76);
+        assert_eq!(r[72..76], [0, 0, 0, 0]); // not ICMP; then padding
+        assert_eq!(d.len(), s + 80);
         let (h, sets) = v9::parse(d).unwrap();
         assert_eq!(h.count, 3);
         assert_eq!(sets.len(), 2);
@@ -330,6 +349,7 @@ mod tests {
                 assert_eq!((s.body.len() + 4) % 4, 0);
                 match s.id {
                     0 => n += 2,
+                    // Padding is shorter than a record.
                     TEMPLATE_V4 => n += s.body.len() / RECORD_V4_LEN,
                     TEMPLATE_V6 => n += s.body.len() / RECORD_V6_LEN,
                     x => panic!("set {x}"),

@@ -39,11 +39,14 @@ impl Ie {
     pub const FLOW_END_SYS_UP_TIME: Ie = Ie(21);
     /// v9 FIRST_SWITCHED: sysUpTime (ms) of the first packet.
     pub const FLOW_START_SYS_UP_TIME: Ie = Ie(22);
+    /// v9 ICMP_TYPE: ICMP type × 256 + code.
+    pub const ICMP_TYPE_CODE_IPV4: Ie = Ie(32);
     pub const SOURCE_IPV6_ADDRESS: Ie = Ie(27);
     pub const DESTINATION_IPV6_ADDRESS: Ie = Ie(28);
     pub const IP_VERSION: Ie = Ie(60);
     pub const FLOW_DIRECTION: Ie = Ie(61);
     pub const FLOW_END_REASON: Ie = Ie(136);
+    pub const ICMP_TYPE_CODE_IPV6: Ie = Ie(139);
     pub const FLOW_START_SECONDS: Ie = Ie(150);
     pub const FLOW_END_SECONDS: Ie = Ie(151);
     pub const FLOW_START_MILLISECONDS: Ie = Ie(152);
@@ -332,6 +335,7 @@ impl TimeBase {
 /// at [`Flow::new`]'s defaults. Returns `None` when the record has no
 /// address pair (e.g. an options record).
 pub fn record_to_flow(fields: &[(FieldSpec, &[u8])], tb: TimeBase) -> Option<Flow> {
+    let mut icmp: Option<u16> = None;
     let mut src: Option<IpAddr> = None;
     let mut dst: Option<IpAddr> = None;
     let mut f = Flow::new(
@@ -383,6 +387,7 @@ pub fn record_to_flow(fields: &[(FieldSpec, &[u8])], tb: TimeBase) -> Option<Flo
                     _ => EndReason::IdleTimeout,
                 }
             }
+            Ie::ICMP_TYPE_CODE_IPV4 | Ie::ICMP_TYPE_CODE_IPV6 => icmp = Some(n as u16),
             Ie::FLOW_START_SYS_UP_TIME => f.first = tb.at_uptime(n as u32),
             Ie::FLOW_END_SYS_UP_TIME => f.last = tb.at_uptime(n as u32),
             Ie::FLOW_START_SECONDS => f.first = Timestamp::from_secs(n),
@@ -392,6 +397,13 @@ pub fn record_to_flow(fields: &[(FieldSpec, &[u8])], tb: TimeBase) -> Option<Flo
             Ie::FLOW_START_MICROSECONDS => f.first = Timestamp(n),
             Ie::FLOW_END_MICROSECONDS => f.last = Timestamp(n),
             _ => {}
+        }
+    }
+    // ICMP type/code travel in the destination port by NetFlow custom;
+    // an exporter that sent them only in their own element gets them there.
+    if let Some(tc) = icmp {
+        if f.dst_port == 0 && matches!(f.protocol, 1 | 58) {
+            f.dst_port = tc;
         }
     }
     f.src = src?;
