@@ -150,6 +150,18 @@ fn run(cfg: cli::Config) -> Result<ExitCode, String> {
             );
         }
     }
+    for c in sink.collectors() {
+        let s = c.stats;
+        if s.errors > 0 {
+            log::log(
+                Level::Warning,
+                &format!(
+                    "collector {}: {} datagrams sent, {} send errors ({} refused: the collector's port was closed), {} retried, {} dropped",
+                    c.addr, s.datagrams, s.errors, s.refused, s.retries, s.dropped
+                ),
+            );
+        }
+    }
     if dropped > 0 {
         status = ExitCode::from(2);
     }

@@ -275,6 +275,81 @@ fn tshark(pcap: &std::path::Path, port: u16) -> (String, Vec<Vec<String>>) {
     (String::from_utf8_lossy(&verbose.stdout).into_owned(), cols)
 }
 
+/// tshark's absolute time, `Nov 13, 2023 18:10:08.508000000 UTC`, in ms.
+fn parse_tshark_abs(s: &str) -> u64 {
+    let months = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let w: Vec<&str> = s.split_whitespace().collect();
+    let m = months.iter().position(|x| *x == w[0]).expect("month") + 1;
+    let d: u32 = w[1].trim_end_matches(',').parse().unwrap();
+    let (hms, frac) = w[3].split_once('.').unwrap();
+    parse_nf_time(&format!("{}-{m:02}-{d:02}T{hms}.{}", w[2], &frac[..3]))
+}
+
+/// First/Last of every record as tshark shows them: IPFIX absolute
+/// times as they are; v5/v9 uptimes turned into UTC the way collectors
+/// do, `export time − (sysUpTime − value)`.
+fn tshark_times(pcap: &std::path::Path, port: u16) -> Vec<(u64, u64)> {
+    let decode_as = format!("udp.port=={port},cflow");
+    let mut args = vec![
+        "-n",
+        "-d",
+        &decode_as,
+        "-T",
+        "fields",
+        "-E",
+        "occurrence=a",
+        "-E",
+        "aggregator=;",
+    ];
+    for f in [
+        "cflow.abstimestart",
+        "cflow.abstimeend",
+        "cflow.timestart",
+        "cflow.timeend",
+        "cflow.sysuptime",
+        "cflow.unix_secs",
+        "cflow.unix_nsecs",
+    ] {
+        args.extend(["-e", f]);
+    }
+    let out = Command::new("tshark")
+        .args(&args)
+        .arg("-r")
+        .arg(pcap)
+        .output()
+        .unwrap();
+    let secs_ms = |v: &str| (v.parse::<f64>().unwrap() * 1000.0).round() as u64;
+    let mut times = vec![];
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let c: Vec<Vec<&str>> = line
+            .split('\t')
+            .map(|x| x.split(';').filter(|v| !v.is_empty()).collect())
+            .collect();
+        if !c[0].is_empty() {
+            times.extend(
+                c[0].iter()
+                    .zip(&c[1])
+                    .map(|(a, b)| (parse_tshark_abs(a), parse_tshark_abs(b))),
+            );
+        } else {
+            let up = secs_ms(c[4][0]);
+            let nsecs: u64 = c
+                .get(6)
+                .and_then(|v| v.first())
+                .map_or(0, |v| v.parse().unwrap());
+            let export = c[5][0].parse::<u64>().unwrap() * 1000 + nsecs / 1_000_000;
+            times.extend(
+                c[2].iter()
+                    .zip(&c[3])
+                    .map(|(a, b)| (export - (up - secs_ms(a)), export - (up - secs_ms(b)))),
+            );
+        }
+    }
+    times
+}
+
 #[test]
 fn tshark_decodes_our_export_without_errors_and_agrees_with_our_decoder() {
     let dir = TempDir::new("tshark");
@@ -362,6 +437,11 @@ fn tshark_decodes_our_export_without_errors_and_agrees_with_our_decoder() {
         per_record("cflow.outputint", &|f| u64::from(f.output_if));
         per_record("cflow.tos", &|f| u64::from(f.tos));
         per_record("cflow.tcpflags", &|f| u64::from(f.tcp_flags));
+        let times: Vec<(u64, u64)> = ours
+            .iter()
+            .map(|f| (f.first.as_millis(), f.last.as_millis()))
+            .collect();
+        assert_eq!(tshark_times(&path, port), times, "{format}: first/last");
         // And our decoder read back what we meant.
         let mut want: Vec<Flow> = flows
             .iter()
@@ -472,4 +552,102 @@ fn binary_mirrors_v9_and_ipfix_with_ipv6_to_nfcapd() {
             );
         }
     }
+}
+
+/// `--balance` over two collectors: every flow arrives exactly once, and
+/// both directions of a conversation at the same collector.
+#[test]
+fn binary_balances_conversations_across_collectors() {
+    let expected = testgen::parse_expected_csv(
+        &std::fs::read_to_string(testdata("openbsd-v6.expected.csv")).unwrap(),
+    )
+    .unwrap();
+    let (a, b) = (Nfcapd::start(), Nfcapd::start());
+    let out = run(&[
+        "-r",
+        testdata("openbsd-v6.pcap").to_str().unwrap(),
+        "-v",
+        "ipfix",
+        "-n",
+        &a.addr(),
+        "-n",
+        &b.addr(),
+        "--balance",
+        "--ifindex",
+        testgen::IFINDEX_MAP,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (ga, gb) = (a.stop_and_read(), b.stop_and_read());
+    assert_eq!(ga.len() + gb.len(), expected.len());
+    assert!(
+        ga.len() >= 10 && gb.len() >= 10,
+        "{} / {}",
+        ga.len(),
+        gb.len()
+    );
+    let conv = |g: &NfFlow| {
+        let (x, y) = ((g.src, g.src_port), (g.dst, g.dst_port));
+        if x <= y {
+            (x, y, g.proto)
+        } else {
+            (y, x, g.proto)
+        }
+    };
+    let at_a: std::collections::BTreeSet<_> = ga.iter().map(conv).collect();
+    for g in &gb {
+        assert!(!at_a.contains(&conv(g)), "conversation split: {g:?}");
+    }
+}
+
+/// A collector that refuses (closed port: ICMP port unreachable, seen as
+/// ECONNREFUSED on the next send) is counted and reported; the other
+/// collector still receives every flow. v5 logs its IPv6 limitation once.
+#[test]
+fn binary_keeps_exporting_past_a_refusing_collector() {
+    let expected = testgen::parse_expected_csv(
+        &std::fs::read_to_string(testdata("openbsd-v6.expected.csv")).unwrap(),
+    )
+    .unwrap();
+    let closed = free_udp_port();
+    let nf = Nfcapd::start();
+    let out = run(&[
+        "-r",
+        testdata("openbsd-v6.pcap").to_str().unwrap(),
+        "-n",
+        &format!("127.0.0.1:{closed}/v9"),
+        "-n",
+        &nf.addr(),
+        "--mtu",
+        "576",
+        "--ifindex",
+        testgen::IFINDEX_MAP,
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    // The refusal reports an earlier datagram's fate; the retry of the
+    // current one goes out, so nothing is dropped on our side.
+    assert!(out.status.success(), "{err}");
+    let line = err
+        .lines()
+        .find(|l| l.contains(&format!("collector 127.0.0.1:{closed}:")) && l.contains("refused"))
+        .unwrap_or_else(|| panic!("no error count for the closed collector: {err}"));
+    let refused: u64 = line
+        .split(" refused")
+        .next()
+        .and_then(|x| x.rsplit('(').next())
+        .and_then(|x| x.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{line}"));
+    assert!(refused >= 1, "{line}");
+    assert_eq!(err.matches("cannot carry IPv6").count(), 1, "{err}");
+    let got = nf.stop_and_read();
+    let v4 = expected.iter().filter(|f| f.is_ipv4()).count();
+    // v5 splits counters over 2^32: at least one record per IPv4 flow.
+    let keys: std::collections::BTreeSet<_> = got
+        .iter()
+        .map(|g| (g.src, g.dst, g.src_port, g.dst_port, g.proto))
+        .collect();
+    assert_eq!(keys.len(), v4, "{err}");
 }
