@@ -651,3 +651,38 @@ fn binary_keeps_exporting_past_a_refusing_collector() {
         .collect();
     assert_eq!(keys.len(), v4, "{err}");
 }
+
+/// IPv6 transport: `[::1]:port/ipfix` reaches an nfcapd bound to ::1,
+/// with datagrams sized for IPv6's larger header.
+#[test]
+fn binary_exports_over_ipv6_transport() {
+    let nf = Nfcapd::start_on("::1");
+    let out = run(&[
+        "-r",
+        testdata("openbsd-v6.pcap").to_str().unwrap(),
+        "-n",
+        &format!("[::1]:{}/ipfix", nf.port),
+        "--ifindex",
+        testgen::IFINDEX_MAP,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got = nf.stop_and_read();
+    let expected = testgen::parse_expected_csv(
+        &std::fs::read_to_string(testdata("openbsd-v6.expected.csv")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(got.len(), expected.len());
+    assert_eq!(
+        got.iter().filter(|g| g.src.is_ipv6()).count(),
+        expected.iter().filter(|f| f.src.is_ipv6()).count()
+    );
+    assert!(
+        got.iter().all(|g| g.field("ip6_router") == Some("::1")),
+        "{:?}",
+        got[0].raw
+    );
+}
