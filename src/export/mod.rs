@@ -338,6 +338,42 @@ mod tests {
     }
 
     #[test]
+    fn quiet_streams_flush_on_the_timer_and_errors_bring_templates_back() {
+        let specs: Vec<CollectorSpec> = (0..2)
+            .map(|i| CollectorSpec {
+                addr: SocketAddr::from(([127, 0, 0, 1], 4739 + i)),
+                format: Format::Ipfix,
+            })
+            .collect();
+        let mut ex = Exporter::new(&specs, EncoderConfig::default());
+        let t0 = Timestamp::from_secs(1_000_002);
+        let mut out = vec![];
+        ex.push(&flow(1), t0, &mut out);
+        assert!(out.is_empty());
+        assert_eq!(
+            ex.next_deadline(),
+            Some(t0.saturating_add_micros(1_000_000))
+        );
+        ex.poll(t0.saturating_add_micros(999_999), &mut out);
+        assert!(out.is_empty());
+        ex.poll(t0.saturating_add_micros(1_000_000), &mut out);
+        assert_eq!(out.len(), 2);
+        assert_eq!(ex.next_deadline(), None);
+        let has_templates =
+            |d: &Outgoing| crate::netflow::ipfix::parse(&d.bytes).unwrap().1[0].id == 2;
+        assert!(out.iter().all(has_templates));
+        out.clear();
+        ex.on_send_error(1);
+        ex.push(&flow(2), t0, &mut out);
+        ex.flush(t0, &mut out);
+        let with: Vec<(usize, bool)> = out
+            .iter()
+            .map(|d| (d.collector, has_templates(d)))
+            .collect();
+        assert_eq!(with, [(0, false), (1, true)]);
+    }
+
+    #[test]
     fn formats_parse() {
         assert_eq!(Format::parse("IPFIX"), Some(Format::Ipfix));
         assert_eq!(Format::parse("10"), Some(Format::Ipfix));
