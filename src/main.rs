@@ -89,6 +89,10 @@ fn run(cfg: cli::Config) -> Result<ExitCode, String> {
     loop {
         match reader.next_packet(&mut buf) {
             Ok(Some(meta)) => {
+                if last_ts == Timestamp::ZERO {
+                    // v9/IPFIX collectors learn the templates before data.
+                    pipeline.exporter_mut().announce(meta.ts, &mut out);
+                }
                 last_ts = last_ts.max(meta.ts);
                 if let Some(e) = pipeline.on_packet(link, meta.ts, &buf, &mut out) {
                     if let Some(suppressed) = bad_frame_log.check(meta.ts) {

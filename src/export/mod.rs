@@ -152,6 +152,10 @@ pub trait FlowEncoder: Send {
     /// lost our templates (restart, refused port), so the next datagram
     /// carries them. Formats without templates ignore it.
     fn on_send_error(&mut self) {}
+    /// Sends the templates now, in a datagram of their own (v9/IPFIX; a
+    /// no-op for formats without templates, or when data is pending, whose
+    /// datagram will carry them anyway if due).
+    fn announce(&mut self, _now: Timestamp, _out: &mut Vec<Vec<u8>>) {}
 }
 
 /// An encoder for `format`, filling datagrams for a collector reached over
@@ -264,6 +268,15 @@ impl Exporter {
                     drain_into(&mut self.scratch, i, out);
                 }
             }
+        }
+    }
+
+    /// Sends every collector's templates at once (at start, so collectors
+    /// know them before the first data arrives).
+    pub fn announce(&mut self, now: Timestamp, out: &mut Vec<Outgoing>) {
+        for (i, e) in self.encoders.iter_mut().enumerate() {
+            e.announce(now, &mut self.scratch);
+            drain_into(&mut self.scratch, i, out);
         }
     }
 

@@ -114,6 +114,15 @@ impl<D: Dialect> TemplatedEncoder<D> {
         }
     }
 
+    /// The stream's clock, anchored (as v5's) the first time it is needed.
+    fn clock_at(&mut self, now: Timestamp) -> Clock {
+        *self.clock.get_or_insert(Clock {
+            origin: Timestamp::from_millis(
+                now.as_millis().saturating_sub(super::v5::UPTIME_HISTORY_MS),
+            ),
+        })
+    }
+
     fn templates_due(&self, now: Timestamp) -> bool {
         let Some(last) = self.last_templates else {
             return true;
@@ -146,7 +155,13 @@ impl<D: Dialect> TemplatedEncoder<D> {
     }
 
     fn emit(&mut self, now: Timestamp, out: &mut Vec<Vec<u8>>) {
-        if self.data_records == 0 {
+        self.emit_inner(now, out, false);
+    }
+
+    /// Emits the datagram being built; one with no data records only when
+    /// `templates_only` (an announcement).
+    fn emit_inner(&mut self, now: Timestamp, out: &mut Vec<Vec<u8>>, templates_only: bool) {
+        if self.data_records == 0 && !(templates_only && self.has_templates) {
             // Nothing but (maybe) templates: decide again next time.
             self.buf.clear();
             return;
@@ -179,11 +194,7 @@ impl<D: Dialect> TemplatedEncoder<D> {
 impl<D: Dialect> FlowEncoder for TemplatedEncoder<D> {
     fn push(&mut self, flow: &Flow, now: Timestamp, out: &mut Vec<Vec<u8>>) {
         self.stats.flows += 1;
-        let clock = *self.clock.get_or_insert(Clock {
-            origin: Timestamp::from_millis(
-                now.as_millis().saturating_sub(super::v5::UPTIME_HISTORY_MS),
-            ),
-        });
+        let clock = self.clock_at(now);
         let mut rec = [0u8; MAX_RECORD];
         let mut clamped = false;
         let Some((set_id, len)) = D::record(flow, &clock, &mut rec, &mut clamped) else {
@@ -234,5 +245,17 @@ impl<D: Dialect> FlowEncoder for TemplatedEncoder<D> {
 
     fn on_send_error(&mut self) {
         self.resend_templates = true;
+    }
+
+    fn announce(&mut self, now: Timestamp, out: &mut Vec<Vec<u8>>) {
+        if !self.buf.is_empty() {
+            return;
+        }
+        self.clock_at(now);
+        self.buf.reserve_exact(self.max_payload);
+        self.buf.resize(D::HEADER_LEN, 0);
+        self.buf.extend_from_slice(&self.template_set);
+        self.has_templates = true;
+        self.emit_inner(now, out, true);
     }
 }

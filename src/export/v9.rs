@@ -328,6 +328,23 @@ mod tests {
     }
 
     #[test]
+    fn announcement_is_a_template_only_packet() {
+        let mut e = V9Encoder::with_payload(EncoderConfig::default(), 1472);
+        let now = Timestamp::from_secs(1_700_000_000);
+        let mut out = vec![];
+        e.announce(now, &mut out);
+        let (h, sets) = v9::parse(&out[0]).unwrap();
+        assert_eq!((h.count, h.sequence), (2, 0));
+        assert_eq!(sets.len(), 1);
+        assert_eq!(sets[0].id, 0);
+        // The next packet does not repeat them, and is packet number 1.
+        e.push(&flow6(), now, &mut out);
+        e.flush(now, &mut out);
+        let (h, sets) = v9::parse(&out[1]).unwrap();
+        assert_eq!((h.count, h.sequence, sets[0].id), (1, 1, TEMPLATE_V6));
+    }
+
+    #[test]
     fn datagrams_fill_to_the_payload_and_mix_families_in_separate_sets() {
         let mut e = V9Encoder::with_payload(EncoderConfig::default(), 1472);
         let now = Timestamp::from_millis(1_700_000_002_000);
