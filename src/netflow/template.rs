@@ -225,22 +225,29 @@ pub fn parse_templates(body: &[u8], enterprise_bit: bool) -> Result<Vec<Template
 }
 
 /// Templates learnt from one stream, keyed by (observation domain or
-/// source id, template id). Bounded: past [`TemplateCache::MAX`] entries a
-/// new template replaces nothing and is counted as refused.
+/// source id, template id). Bounded: past [`TemplateCache::MAX`] templates
+/// or [`TemplateCache::MAX_FIELDS`] field specifiers in all, a new
+/// template is not stored and is counted as refused.
 #[derive(Clone, Debug, Default)]
 pub struct TemplateCache {
     map: HashMap<(u32, u16), Template>,
+    fields: usize,
     pub refused: u64,
 }
 
 impl TemplateCache {
     pub const MAX: usize = 4096;
+    pub const MAX_FIELDS: usize = 1 << 18;
 
     pub fn insert(&mut self, domain: u32, t: Template) {
         let key = (domain, t.id);
+        let old = self.map.remove(&key).map_or(0, |o| o.fields.len());
+        self.fields -= old;
         if t.fields.is_empty() {
-            self.map.remove(&key);
-        } else if self.map.len() < Self::MAX || self.map.contains_key(&key) {
+            return;
+        }
+        if self.map.len() < Self::MAX && self.fields + t.fields.len() <= Self::MAX_FIELDS {
+            self.fields += t.fields.len();
             self.map.insert(key, t);
         } else {
             self.refused += 1;
@@ -438,6 +445,27 @@ mod tests {
         );
         // Zero-length fields only: a record of nothing would loop forever.
         assert!(parse_templates(&[0x01, 0x2c, 0, 1, 0, 8, 0, 0], false).is_err());
+    }
+
+    #[test]
+    fn cache_is_bounded_and_replaces_or_withdraws() {
+        let t = |id, n| Template {
+            id,
+            fields: vec![FieldSpec::new(Ie(8), 4); n],
+        };
+        let mut c = TemplateCache::default();
+        c.insert(0, t(256, 3));
+        c.insert(0, t(256, 5));
+        assert_eq!(c.len(), 1);
+        assert_eq!(c.get(0, 256).unwrap().fields.len(), 5);
+        c.insert(0, t(256, 0)); // IPFIX withdrawal
+        assert!(c.is_empty());
+        c.insert(1, t(300, TemplateCache::MAX_FIELDS));
+        c.insert(1, t(301, 1));
+        assert_eq!((c.len(), c.refused), (1, 1));
+        c.insert(1, t(300, 2)); // replacing frees its room
+        c.insert(1, t(301, 1));
+        assert_eq!((c.len(), c.refused), (2, 1));
     }
 
     #[test]
