@@ -686,3 +686,33 @@ fn binary_exports_over_ipv6_transport() {
         got[0].raw
     );
 }
+
+/// `-D` alone prints flows instead of exporting: one line per flow, the
+/// same text `--decode` prints after its version tag.
+#[test]
+fn dump_without_collectors_prints_every_flow() {
+    let out = run(&[
+        "-r",
+        testdata("openbsd-v6.pcap").to_str().unwrap(),
+        "-D",
+        "--ifindex",
+        testgen::IFINDEX_MAP,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let expected = testgen::parse_expected_csv(
+        &std::fs::read_to_string(testdata("openbsd-v6.expected.csv")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(text.lines().count(), expected.len());
+    let v6 = expected.iter().find(|f| !f.is_ipv4()).unwrap();
+    let ep = format!(
+        "[{}]:{} -> [{}]:{}",
+        v6.src, v6.src_port, v6.dst, v6.dst_port
+    );
+    assert!(text.lines().any(|l| l.contains(&ep)), "{ep} not in\n{text}");
+}
