@@ -153,6 +153,10 @@ impl PfsyncPipeline {
         &self.exporter
     }
 
+    pub fn exporter_mut(&mut self) -> &mut Exporter {
+        &mut self.exporter
+    }
+
     /// Handles one captured packet that arrived at `now`. Returns the first
     /// decode error it met (already counted), for the caller to log.
     pub fn on_packet(

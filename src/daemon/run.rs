@@ -41,18 +41,63 @@ struct Runtime {
     source_name: String,
     /// Frames the kernel dropped before we could read them.
     socket_overflow: u32,
+    /// Per collector: told the operator that v5 cannot carry IPv6.
+    warned_v6: Vec<bool>,
 }
 
 impl Runtime {
     fn send_all(&mut self, now: Timestamp) {
-        for d in self.out.drain(..) {
-            if let Some(e) = self.sink.send(&d) {
-                if let Some(n) = self.send_log.check(now) {
+        let (pipeline, log_limit) = (&mut self.pipeline, &mut self.send_log);
+        self.sink.send_all(&mut self.out, |c, e| {
+            // The collector may have lost our templates: send them again.
+            pipeline.exporter_mut().on_send_error(c);
+            if let Some(e) = e {
+                if let Some(n) = log_limit.check(now) {
                     log::log(
                         Level::Warning,
                         &format!("send failed: {e} (+{n} similar suppressed)"),
                     );
                 }
+            }
+        });
+        self.warn_unexportable_once();
+    }
+
+    /// Logs once per collector when the first IPv6 flow meets a v5 one.
+    fn warn_unexportable_once(&mut self) {
+        for (c, w) in self.warned_v6.iter_mut().enumerate() {
+            if !*w && self.pipeline.exporter().stats(c).unexportable > 0 {
+                *w = true;
+                let addr = self.sink.collectors().get(c).map(|c| c.addr.to_string());
+                log::log(
+                    Level::Notice,
+                    &format!(
+                        "collector {}: NetFlow v5 cannot carry IPv6 flows; they are counted and skipped (use -v 9 or ipfix)",
+                        addr.unwrap_or_default()
+                    ),
+                );
+            }
+        }
+    }
+
+    /// Sends the v9/IPFIX templates ahead of any data.
+    fn announce(&mut self, now: Timestamp) {
+        self.pipeline.exporter_mut().announce(now, &mut self.out);
+        self.send_all(now);
+    }
+
+    /// One line per collector that had trouble.
+    fn log_collector_errors(&self) {
+        for c in self.sink.collectors() {
+            let s = c.stats;
+            if s.errors > 0 {
+                log::log(
+                    Level::Warning,
+                    &format!(
+                        "collector {}: {} datagrams sent, {} send errors ({} refused: the collector's port was closed), {} retried, {} dropped",
+                        c.addr, s.datagrams, s.errors, s.refused, s.retries, s.dropped
+                    ),
+                );
             }
         }
     }
@@ -199,7 +244,7 @@ impl Runtime {
 
 fn build(cfg: &Config, source_name: String, now: Timestamp) -> Result<Runtime, String> {
     let addrs: Vec<_> = cfg.collectors.iter().map(|c| c.addr).collect();
-    let sink = UdpSink::open(&addrs, None).map_err(|e| e.to_string())?;
+    let sink = UdpSink::open(&addrs, cfg.source).map_err(|e| e.to_string())?;
     let mut pipeline = PfsyncPipeline::new(
         PipelineConfig {
             table: TableConfig {
@@ -232,6 +277,7 @@ fn build(cfg: &Config, source_name: String, now: Timestamp) -> Result<Runtime, S
         send_log: RateLimit::new(60),
         source_name,
         socket_overflow: 0,
+        warned_v6: vec![false; cfg.collectors.len()],
     })
 }
 
@@ -239,6 +285,9 @@ fn build(cfg: &Config, source_name: String, now: Timestamp) -> Result<Runtime, S
 pub fn run(cfg: Config) -> Result<ExitCode, String> {
     if cfg.debug {
         log::set_level(Level::Debug);
+    }
+    if let Some(path) = &cfg.decode {
+        return decode(path);
     }
     match (&cfg.read, &cfg.syncdev) {
         (Some(path), _) => replay(&cfg, path.clone()),
@@ -271,10 +320,12 @@ fn replay(cfg: &Config, path: std::path::PathBuf) -> Result<ExitCode, String> {
     loop {
         match reader.next_packet(&mut buf) {
             Ok(Some(meta)) => {
-                last_ts = last_ts.max(meta.ts);
                 if rt.started == Timestamp::ZERO {
                     rt.started = meta.ts;
+                    // v9/IPFIX collectors learn the templates before data.
+                    rt.announce(meta.ts);
                 }
+                last_ts = last_ts.max(meta.ts);
                 rt.packet(link, meta.ts, &buf);
             }
             Ok(None) => break,
@@ -309,6 +360,7 @@ fn replay(cfg: &Config, path: std::path::PathBuf) -> Result<ExitCode, String> {
             );
         }
     }
+    rt.log_collector_errors();
     if rt.dropped() > 0 {
         status = ExitCode::from(EXIT_PARTIAL);
     }
@@ -411,6 +463,7 @@ impl Live {
 
     fn run(&mut self) -> ExitCode {
         let mut buf = vec![0u8; 65_536];
+        self.rt.announce(Timestamp::now());
         self.send_requests(Timestamp::now());
         loop {
             let now = Timestamp::now();
@@ -520,10 +573,39 @@ impl Live {
         self.rt.pipeline.flush(now, false, &mut self.rt.out);
         self.rt.send_all(now);
         log::log(Level::Notice, &self.rt.summary());
+        self.rt.log_collector_errors();
         if self.rt.dropped() > 0 {
             ExitCode::from(EXIT_PARTIAL)
         } else {
             ExitCode::SUCCESS
         }
     }
+}
+
+/// `--decode FILE`: one line per NetFlow record on stdout, a summary on
+/// stderr.
+fn decode(path: &std::path::Path) -> Result<ExitCode, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut o = std::io::BufWriter::new(std::io::stdout().lock());
+    let s = crate::netflow::decode::decode_file(&bytes, |l| {
+        let _ = writeln!(o, "{l}");
+    });
+    let _ = o.flush();
+    log::log(
+        Level::Notice,
+        &format!(
+            "{}: {} datagrams, {} records, {} undecodable, {} data sets without template, {} packets not UDP",
+            path.display(),
+            s.datagrams,
+            s.records,
+            s.errors,
+            s.unknown_sets,
+            s.skipped
+        ),
+    );
+    Ok(if s.errors > 0 {
+        ExitCode::from(EXIT_PARTIAL)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

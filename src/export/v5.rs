@@ -26,18 +26,32 @@ pub struct V5Encoder {
     /// Instant of sys_uptime 0, fixed at the first flow.
     origin: Option<Timestamp>,
     sequence: u32,
-    pending: Vec<Record>,
+    /// The datagram being filled: header space, then records.
+    buf: Vec<u8>,
+    count: usize,
+    max_records: usize,
     pending_since: Option<Timestamp>,
     stats: EncoderStats,
 }
 
 impl V5Encoder {
+    /// An encoder for a collector reached over IPv4 at the configured MTU.
     pub fn new(cfg: EncoderConfig) -> Self {
+        Self::with_payload(cfg, cfg.max_payload(false))
+    }
+
+    /// An encoder whose datagrams stay within `max_payload` bytes (and 30
+    /// records, v5's limit).
+    pub fn with_payload(cfg: EncoderConfig, max_payload: usize) -> Self {
+        let max_records =
+            (max_payload.saturating_sub(v5::HEADER_LEN) / v5::RECORD_LEN).clamp(1, v5::MAX_RECORDS);
         V5Encoder {
             cfg,
             origin: None,
             sequence: 0,
-            pending: Vec::with_capacity(v5::MAX_RECORDS),
+            buf: Vec::new(),
+            count: 0,
+            max_records,
             pending_since: None,
             stats: EncoderStats::default(),
         }
@@ -53,11 +67,11 @@ impl V5Encoder {
     }
 
     fn emit(&mut self, now: Timestamp, out: &mut Vec<Vec<u8>>) {
-        if self.pending.is_empty() {
+        if self.count == 0 {
             return;
         }
         let h = Header {
-            count: self.pending.len() as u16,
+            count: self.count as u16,
             sys_uptime: self.uptime(now, false),
             unix_secs: now.secs() as u32,
             unix_nsecs: now.subsec_nanos(),
@@ -66,10 +80,11 @@ impl V5Encoder {
             engine_id: self.cfg.engine_id,
             sampling_interval: 0,
         };
-        out.push(v5::emit(&h, &self.pending));
-        self.sequence = self.sequence.wrapping_add(self.pending.len() as u32);
+        h.emit(&mut self.buf);
+        out.push(std::mem::take(&mut self.buf));
+        self.sequence = self.sequence.wrapping_add(self.count as u32);
         self.stats.datagrams += 1;
-        self.pending.clear();
+        self.count = 0;
         self.pending_since = None;
     }
 }
@@ -104,7 +119,14 @@ impl FlowEncoder for V5Encoder {
         let first = self.uptime(flow.first, true);
         let last = self.uptime(flow.last.max(flow.first), false);
         for (packets, octets) in split_counters(flow.packets, flow.octets) {
-            self.pending.push(Record {
+            if self.buf.is_empty() {
+                self.buf
+                    .reserve_exact(v5::HEADER_LEN + self.max_records * v5::RECORD_LEN);
+                self.buf.resize(v5::HEADER_LEN, 0);
+            }
+            let at = self.buf.len();
+            self.buf.resize(at + v5::RECORD_LEN, 0);
+            Record {
                 src,
                 dst,
                 input: flow.input_if.min(u32::from(u16::MAX)) as u16,
@@ -119,10 +141,12 @@ impl FlowEncoder for V5Encoder {
                 protocol: flow.protocol,
                 tos: flow.tos,
                 ..Record::default()
-            });
+            }
+            .emit(&mut self.buf[at..]);
+            self.count += 1;
             self.stats.records += 1;
             self.pending_since.get_or_insert(now);
-            if self.pending.len() == v5::MAX_RECORDS {
+            if self.count == self.max_records {
                 self.emit(now, out);
             }
         }
@@ -211,6 +235,35 @@ mod tests {
         assert_eq!(e.stats().records, 65);
         assert_eq!(e.stats().datagrams, 3);
         assert!(e.pending_since().is_none());
+    }
+
+    #[test]
+    fn mtu_bounds_records_per_datagram() {
+        let cfg = EncoderConfig {
+            mtu: 576,
+            ..Default::default()
+        };
+        // (576 - 28 - 24) / 48 = 10 records.
+        let mut e = V5Encoder::new(cfg);
+        let now = Timestamp::from_secs(1_000_020);
+        let mut out = vec![];
+        for _ in 0..25 {
+            e.push(&flow(1, 1), now, &mut out);
+        }
+        e.flush(now, &mut out);
+        let counts: Vec<u16> = out.iter().map(|d| v5::parse(d).unwrap().0.count).collect();
+        assert_eq!(counts, [10, 10, 5]);
+        assert!(out.iter().all(|d| d.len() + 28 <= 576));
+        // A jumbo MTU still stops at v5's 30.
+        let mut e = V5Encoder::new(EncoderConfig {
+            mtu: 9000,
+            ..Default::default()
+        });
+        let mut out = vec![];
+        for _ in 0..31 {
+            e.push(&flow(1, 1), now, &mut out);
+        }
+        assert_eq!(v5::parse(&out[0]).unwrap().0.count, 30);
     }
 
     #[test]

@@ -461,6 +461,7 @@ fn port_checker_catches_drift() {
         "Cargo.toml",
         "Cargo.lock",
         "src",
+        "benches",
         "scripts",
         "port",
         "man",

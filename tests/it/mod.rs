@@ -2,6 +2,7 @@ pub mod harness;
 
 mod cli_errors;
 mod docs;
+mod export;
 mod faults;
 mod hostile;
 mod netns;
