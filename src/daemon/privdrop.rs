@@ -113,19 +113,6 @@ pub fn drop_to(user: &User, chroot: Option<&Path>) -> Result<(), String> {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn users_are_found_or_refused_clearly() {
-        let root = lookup_user("root").unwrap();
-        assert_eq!((root.uid, root.gid), (0, 0));
-        let e = lookup_user("no_such_user_sfd").unwrap_err();
-        assert!(e.contains("does not exist"), "{e}");
-    }
-}
-
 /// OpenBSD: after the privilege drop, promise only what the main loop
 /// uses: stdio (read/write/poll on open descriptors, send on connected
 /// sockets), inet (sendto on the sync link's raw socket), unix (accepting
@@ -155,4 +142,17 @@ pub fn restrict(state_file: bool) -> Result<(), String> {
 #[cfg(not(target_os = "openbsd"))]
 pub fn restrict(_state_file: bool) -> Result<(), String> {
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn users_are_found_or_refused_clearly() {
+        let root = lookup_user("root").unwrap();
+        assert_eq!((root.uid, root.gid), (0, 0));
+        let e = lookup_user("no_such_user_sfd").unwrap_err();
+        assert!(e.contains("does not exist"), "{e}");
+    }
 }
