@@ -7,7 +7,12 @@
 //! pflow(4)-compatible mapping to [`crate::flow::Flow`]s.
 
 pub mod convert;
+pub mod persist;
+#[cfg(test)]
+mod scenario_tests;
 pub mod table;
 
 pub use convert::{ConvertOptions, flows_of};
-pub use table::{Completed, StateId, StateTable, TableConfig, TableStats, Tracked};
+pub use table::{
+    Completed, DEFAULT_STALE_GRACE_SECS, StateId, StateTable, TableConfig, TableStats, Tracked,
+};
