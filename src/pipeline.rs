@@ -70,6 +70,8 @@ pub struct PfsyncPipeline {
     exporter: Exporter,
     stats: PipelineStats,
     completed: Vec<Completed>,
+    /// One frame's messages, applied together (see `StateTable::apply_all`).
+    batch: Vec<pfsync::Message>,
     /// Flows are also handed to this observer (e.g. `--dump`).
     observer: Option<FlowObserver>,
 }
@@ -83,6 +85,7 @@ impl PfsyncPipeline {
             exporter: Exporter::new(collectors, cfg.encoder),
             stats: PipelineStats::default(),
             completed: Vec::new(),
+            batch: Vec::new(),
             observer: None,
         }
     }
@@ -149,11 +152,12 @@ impl PfsyncPipeline {
             }
         };
         self.stats.frames += 1;
+        self.batch.clear();
         for m in frame.messages() {
             match m {
                 Ok(msg) => {
                     *self.stats.messages.entry(message_kind(&msg)).or_default() += 1;
-                    self.table.apply(&msg, now, &mut self.completed);
+                    self.batch.push(msg);
                 }
                 Err(e) => {
                     *self
@@ -165,6 +169,7 @@ impl PfsyncPipeline {
                 }
             }
         }
+        self.table.apply_all(&self.batch, now, &mut self.completed);
         self.export_completed(now, out);
         self.exporter.poll(now, out);
         first_err
@@ -185,11 +190,17 @@ impl PfsyncPipeline {
 
     /// Lets time pass: flushes datagrams that waited long enough.
     pub fn poll(&mut self, now: Timestamp, out: &mut Vec<Outgoing>) {
+        // stale states whose grace after a bulk transfer ran out
+        self.table.poll(now, &mut self.completed);
+        self.export_completed(now, out);
         self.exporter.poll(now, out);
     }
 
     pub fn next_deadline(&self) -> Option<Timestamp> {
-        self.exporter.next_deadline()
+        match (self.exporter.next_deadline(), self.table.next_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Sends everything pending. With `end_states`, every tracked state is

@@ -8,7 +8,8 @@
 //! - INS: starts tracking (a known key is replaced, as pf does).
 //!   First = arrival − the state's `creation` age.
 //! - UPD (full): refreshes counters and keys; an unknown key starts tracking
-//!   (states learnt from a bulk transfer or a reply to our request).
+//!   (states learnt from a bulk transfer or a reply to our request). Last
+//!   moves only when the counters did (a bulk resend is not activity).
 //! - UPD_C: marks activity (Last = arrival); no counters travel in it.
 //! - DEL_C: ends the state; unknown keys are counted (states created before
 //!   we started listening), not an error.
@@ -32,10 +33,11 @@
 //! counters near zero) and when it was seen (`counters_at`); that is the
 //! best value the wire offers.
 //!
-//! Layout, for memory (≈ 140 bytes per state at a million states, see
+//! Layout, for memory (≈ 150 bytes per state at a million states, see
 //! `benches/state_table.rs`): entries live in a slab (`Vec<Entry>`, 128
-//! bytes each), found through an open-addressing index of `u32` slot
-//! numbers (linear probing, backward-shift deletion, load ≤ 3/4), and
+//! bytes each), found through an open-addressing index of 8-byte buckets
+//! (`u32` slot number + 32 bits of hash; linear probing, backward-shift
+//! deletion, load ≤ 3/4), and
 //! chained in an intrusive doubly linked LRU list with `u32` links, so the
 //! state idle the longest is found in O(1) when the bound forces one out.
 //! Interface names are interned (`u16`). The index hash is a fixed mixer:
@@ -216,6 +218,19 @@ struct Sweep {
     start: Timestamp,
 }
 
+/// The state a message names, if it names one.
+fn message_id(m: &Message) -> Option<StateId> {
+    match *m {
+        Message::Insert(ref s) | Message::Update(ref s) | Message::Delete(ref s) => Some(StateId {
+            creator: s.creator,
+            id: s.id,
+        }),
+        Message::UpdateCompressed { id, creator, .. }
+        | Message::DeleteCompressed { id, creator } => Some(StateId { creator, id }),
+        _ => None,
+    }
+}
+
 fn hash(id: StateId) -> u64 {
     // splitmix64's finaliser over both halves
     let mut z = id.id ^ (u64::from(id.creator) << 32 | u64::from(id.creator)).rotate_left(17);
@@ -229,8 +244,10 @@ pub struct StateTable {
     stale_grace_secs: u64,
     slab: Vec<Entry>,
     free: u32,
-    /// Open addressing: slot + 1, 0 = empty. Length a power of two.
-    index: Vec<u32>,
+    /// Open addressing: `(slot + 1) << 32 | low 32 bits of the hash`, 0 =
+    /// empty. The stored hash gives the home bucket and filters probes
+    /// without touching the slab. Length a power of two, at most 2^32.
+    index: Vec<u64>,
     len: usize,
     head: u32,
     tail: u32,
@@ -312,31 +329,59 @@ impl StateTable {
     /// (bucket, slot) of `id`.
     #[inline]
     fn find(&self, id: StateId) -> Option<(usize, u32)> {
+        let h = hash(id) as u32;
         let mask = self.index.len() - 1;
-        let mut b = hash(id) as usize & mask;
+        let mut b = h as usize & mask;
         loop {
             let v = self.index[b];
             if v == 0 {
                 return None;
             }
-            let e = &self.slab[(v - 1) as usize];
-            if e.id == id.id && e.creator == id.creator {
-                return Some((b, v - 1));
+            if v as u32 == h {
+                let slot = (v >> 32) as u32 - 1;
+                let e = &self.slab[slot as usize];
+                if e.id == id.id && e.creator == id.creator {
+                    return Some((b, slot));
+                }
             }
             b = (b + 1) & mask;
         }
+    }
+
+    /// Loads the index buckets (then the slab entries) of `ids` so that
+    /// the misses overlap instead of being paid one after another; purely
+    /// a speed hint, with ordinary safe loads.
+    pub fn prefetch(&self, ids: impl Iterator<Item = StateId> + Clone) {
+        let mask = self.index.len() - 1;
+        let mut acc = 0u64;
+        for id in ids.clone() {
+            acc ^= self.index[hash(id) as u32 as usize & mask];
+        }
+        std::hint::black_box(acc);
+        let entry = |id: StateId| {
+            let v = self.index[hash(id) as u32 as usize & mask];
+            self.slab.get(((v >> 32) as usize).wrapping_sub(1))
+        };
+        let mut acc = 0u64;
+        for id in ids {
+            if let Some(e) = entry(id) {
+                acc ^= e.id ^ u64::from(e.prev);
+            }
+        }
+        std::hint::black_box(acc);
     }
 
     fn index_insert(&mut self, id: StateId, slot: u32) {
         if (self.len + 1) * 4 > self.index.len() * 3 {
             self.grow_index();
         }
+        let h = hash(id) as u32;
         let mask = self.index.len() - 1;
-        let mut b = hash(id) as usize & mask;
+        let mut b = h as usize & mask;
         while self.index[b] != 0 {
             b = (b + 1) & mask;
         }
-        self.index[b] = slot + 1;
+        self.index[b] = (u64::from(slot) + 1) << 32 | u64::from(h);
     }
 
     fn grow_index(&mut self) {
@@ -344,7 +389,7 @@ impl StateTable {
         let old = std::mem::replace(&mut self.index, doubled);
         let mask = self.index.len() - 1;
         for v in old.into_iter().filter(|&v| v != 0) {
-            let mut b = hash(self.slab[(v - 1) as usize].sid()) as usize & mask;
+            let mut b = v as u32 as usize & mask;
             while self.index[b] != 0 {
                 b = (b + 1) & mask;
             }
@@ -364,7 +409,7 @@ impl StateTable {
                 if v == 0 {
                     return;
                 }
-                let home = hash(self.slab[(v - 1) as usize].sid()) as usize & mask;
+                let home = v as u32 as usize & mask;
                 // move v into the hole at b unless its home lies cyclically
                 // in (b, j]
                 let stays = if b <= j {
@@ -422,6 +467,10 @@ impl StateTable {
     // ---- entries -----------------------------------------------------
 
     fn intern(&mut self, name: IfName) -> u16 {
+        // A firewall has a handful of interfaces: a short scan beats hashing.
+        if let Some(i) = self.ifnames.iter().take(16).position(|n| *n == name) {
+            return i as u16;
+        }
         if let Some(&i) = self.ifname_ids.get(&name) {
             return i;
         }
@@ -562,6 +611,18 @@ impl StateTable {
         self.enforce_bound(t.last, out);
     }
 
+    /// Applies the messages of one frame in order, as [`StateTable::apply`]
+    /// would one by one, after loading the entries they name together (the
+    /// misses of a large table then overlap; see [`StateTable::prefetch`]).
+    pub fn apply_all(&mut self, msgs: &[Message], now: Timestamp, out: &mut Vec<Completed>) {
+        if self.len > 4096 {
+            self.prefetch(msgs.iter().filter_map(message_id));
+        }
+        for m in msgs {
+            self.apply(m, now, out);
+        }
+    }
+
     /// Applies one message that arrived at `now`; states it ends are
     /// appended to `out`.
     pub fn apply(&mut self, msg: &Message, now: Timestamp, out: &mut Vec<Completed>) {
@@ -598,7 +659,13 @@ impl StateTable {
                         // The first sighting fixes First; later ages only
                         // confirm it (and drift with the one-second age
                         // granularity).
-                        t.first = t.first.min(self.slab[slot as usize].first);
+                        let e = &self.slab[slot as usize];
+                        t.first = t.first.min(e.first);
+                        // A refresh whose counters did not move (a bulk
+                        // transfer, a reply to our request) is not activity.
+                        if e.packets == s.packets && e.bytes == s.bytes {
+                            t.last = e.last;
+                        }
                         self.unstale(slot);
                         self.write(slot, id, &t);
                         self.touch(slot);
