@@ -155,7 +155,7 @@ pub fn state_table(data: &[u8]) {
         assert!(tab.len() <= max, "over the bound");
         assert_eq!(tab.len(), model.len());
     }
-    for (id, _) in &model {
+    for id in model.keys() {
         assert!(tab.get(id).is_some());
     }
 }

@@ -30,7 +30,9 @@ fn main() {
             // a handful of frames per dialect: first, middle, last
             let n = cap.frames.len();
             for (j, i) in [0, n / 2, n.saturating_sub(1)].into_iter().enumerate() {
-                let Some((t, f)) = cap.frames.get(i) else { continue };
+                let Some((t, f)) = cap.frames.get(i) else {
+                    continue;
+                };
                 let tag = format!("{name}-{}-{j}", u8::from(full_delete));
                 fs::write(root.join("pfsync_frame").join(&tag), f).unwrap();
                 let li = (k + j) % links.len();
@@ -49,7 +51,9 @@ fn main() {
     // state_table: (max, then op/id pairs)
     fs::write(
         root.join("state_table").join("lifecycle"),
-        [4u8, 0, 1, 0, 2, 2, 1, 0, 3, 5, 1, 1, 1, 5, 129, 3, 1, 4, 2, 6, 0, 0, 5],
+        [
+            4u8, 0, 1, 0, 2, 2, 1, 0, 3, 5, 1, 1, 1, 5, 129, 3, 1, 4, 2, 6, 0, 0, 5,
+        ],
     )
     .unwrap();
     eprintln!("corpus written under {}", root.display());
