@@ -383,4 +383,67 @@ mod tests {
             Some(Ok(Message::Tdb))
         );
     }
+
+    #[test]
+    fn small_messages_decode_from_their_offsets() {
+        // CLR 20: ifname @0, creatorid @16; INS_ACK/UPD_REQ/DEL_C 12: id @0,
+        // creatorid @8; UPD_C 84: src.state @32, dst.state @64, creatorid
+        // @72, timeout @80; BUS 12: creatorid @0, endtime @4, status @8;
+        // TDB 48
+        let mut clr = vec![0u8; 20];
+        clr[..4].copy_from_slice(b"vtne");
+        clr[16..20].copy_from_slice(&[0, 0, 0, 3]);
+        let ack = vec![0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 9];
+        let req = vec![0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 2, 0];
+        let mut upd_c = vec![0u8; 84];
+        upd_c[0] = 0x80; // id high byte
+        upd_c[32] = 4;
+        upd_c[64] = 10;
+        upd_c[72..76].copy_from_slice(&[0, 0, 0, 6]);
+        upd_c[80] = 5;
+        let bus = vec![0, 0, 0, 6, 0, 0, 0x10, 0, 2, 0, 0, 0];
+        let f = frame(
+            &[
+                (0, 1, clr),
+                (2, 1, ack),
+                (5, 1, req),
+                (4, 1, upd_c),
+                (10, 1, bus),
+                (11, 1, vec![0xee; 48]),
+            ],
+            true,
+        );
+        let m: Vec<_> = parse_frame(&f)
+            .unwrap()
+            .messages()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(
+            m,
+            [
+                Message::Clear {
+                    creator: 3,
+                    ifname: IfName::new("vtne")
+                },
+                Message::InsertAck { id: 8, creator: 9 },
+                Message::UpdateRequest {
+                    id: 256,
+                    creator: 512
+                },
+                Message::UpdateCompressed {
+                    id: 0x8000_0000_0000_0000,
+                    creator: 6,
+                    peer_state: [4, 10],
+                    timeout: 5
+                },
+                Message::BulkStatus {
+                    creator: 6,
+                    endtime: 0x1000,
+                    status: BulkStatus::End
+                },
+                Message::Tdb,
+                Message::Eof,
+            ]
+        );
+    }
 }

@@ -386,6 +386,19 @@ mod tests {
                 ifname: IfName::new("em2")
             }))
         );
+        // UREQ, 16 bytes: id @0, creatorid @8
+        let u = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        let mut u = u.to_vec();
+        u[7] = 0x21;
+        u[11] = 0x22;
+        let f = frame(4, 8, 1, &u);
+        assert_eq!(
+            parse_frame(&f).unwrap().messages().next(),
+            Some(Ok(Message::UpdateRequest {
+                id: 0x21,
+                creator: 0x22
+            }))
+        );
         // BUS, 16 bytes: creatorid @0, endtime @4, status @8
         let b = [0, 0, 0, 5, 0, 0, 0, 9, 1, 0, 0, 0, 0, 0, 0, 0];
         let f = frame(3, 9, 1, &b);
