@@ -172,6 +172,10 @@ pub struct TableStats {
 }
 
 const NIL: u32 = u32::MAX;
+/// Bulk transfers in progress we remember (one per sending firewall).
+const MAX_BULK_SENDERS: usize = 64;
+/// Pending stale sweeps we keep apart before folding them together.
+const MAX_SWEEPS: usize = 16;
 const F_STALE: u8 = 1;
 const F_FLAGS_KNOWN: u8 = 2;
 const F_USED: u8 = 4;
@@ -751,6 +755,14 @@ impl StateTable {
             } => match status {
                 crate::pfsync::BulkStatus::Start => {
                     self.stats.bulk_starts += 1;
+                    if self.bulks.len() >= MAX_BULK_SENDERS && !self.bulks.contains_key(creator) {
+                        // a sync domain has a few firewalls; forget the
+                        // oldest transfer rather than grow without bound
+                        if let Some(k) = self.bulks.iter().min_by_key(|(_, t)| **t).map(|(k, _)| *k)
+                        {
+                            self.bulks.remove(&k);
+                        }
+                    }
                     self.bulks.insert(*creator, now);
                 }
                 crate::pfsync::BulkStatus::End => {
@@ -782,11 +794,18 @@ impl StateTable {
         }
         self.stats.marked_stale += n;
         if n > 0 {
-            self.sweeps.push(Sweep {
-                deadline: now
-                    .saturating_add_micros(self.stale_grace_secs.saturating_mul(1_000_000)),
-                start,
-            });
+            let deadline =
+                now.saturating_add_micros(self.stale_grace_secs.saturating_mul(1_000_000));
+            let full = self.sweeps.len() >= MAX_SWEEPS;
+            match self.sweeps.last_mut() {
+                // bounded: fold into the latest sweep (everything it then
+                // ends is stale and was marked at least this long ago)
+                Some(last) if full => {
+                    last.deadline = last.deadline.max(deadline);
+                    last.start = last.start.max(start);
+                }
+                _ => self.sweeps.push(Sweep { deadline, start }),
+            }
         }
     }
 
@@ -1074,6 +1093,53 @@ mod tests {
             &mut out,
         );
         assert_eq!(out[1].state.last, t(40));
+    }
+
+    #[test]
+    fn bulk_bookkeeping_is_bounded() {
+        let mut tab = StateTable::new(TableConfig::default());
+        let mut out = vec![];
+        let bus = |creator, status| Message::BulkStatus {
+            creator,
+            endtime: 0,
+            status,
+        };
+        for c in 0..100u32 {
+            tab.apply(
+                &bus(c, crate::pfsync::BulkStatus::Start),
+                t(u64::from(c)),
+                &mut out,
+            );
+        }
+        assert_eq!(tab.bulks.len(), MAX_BULK_SENDERS);
+        // the oldest starts were forgotten: their end matches nothing
+        tab.apply(&bus(0, crate::pfsync::BulkStatus::End), t(200), &mut out);
+        tab.apply(&bus(99, crate::pfsync::BulkStatus::End), t(200), &mut out);
+        assert_eq!(tab.stats().bulk_ends_unmatched, 1);
+        assert_eq!(tab.stats().bulk_ends, 2);
+        // many sweeps fold into a bounded list
+        for k in 0..40u64 {
+            tab.apply(
+                &Message::Insert(st(1, k, PfDirection::In, 0, [1, 0])),
+                t(300 + 2 * k),
+                &mut out,
+            );
+            tab.apply(
+                &bus(7, crate::pfsync::BulkStatus::Start),
+                t(301 + 2 * k),
+                &mut out,
+            );
+            tab.apply(
+                &bus(7, crate::pfsync::BulkStatus::End),
+                t(301 + 2 * k),
+                &mut out,
+            );
+        }
+        assert_eq!(tab.stats().marked_stale, 40);
+        assert!(tab.sweeps.len() <= MAX_SWEEPS);
+        tab.poll(t(10_000), &mut out);
+        assert_eq!(tab.stats().stale_ended, 40);
+        assert!(tab.is_empty());
     }
 
     proptest::proptest! {
