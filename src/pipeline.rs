@@ -70,8 +70,6 @@ pub struct PfsyncPipeline {
     exporter: Exporter,
     stats: PipelineStats,
     completed: Vec<Completed>,
-    /// One frame's messages, applied together (see `StateTable::apply_all`).
-    batch: Vec<pfsync::Message>,
     /// Flows are also handed to this observer (e.g. `--dump`).
     observer: Option<FlowObserver>,
 }
@@ -85,7 +83,6 @@ impl PfsyncPipeline {
             exporter: Exporter::new(collectors, cfg.encoder),
             stats: PipelineStats::default(),
             completed: Vec::new(),
-            batch: Vec::new(),
             observer: None,
         }
     }
@@ -152,12 +149,11 @@ impl PfsyncPipeline {
             }
         };
         self.stats.frames += 1;
-        self.batch.clear();
         for m in frame.messages() {
             match m {
                 Ok(msg) => {
                     *self.stats.messages.entry(message_kind(&msg)).or_default() += 1;
-                    self.batch.push(msg);
+                    self.table.apply(&msg, now, &mut self.completed);
                 }
                 Err(e) => {
                     *self
@@ -169,7 +165,6 @@ impl PfsyncPipeline {
                 }
             }
         }
-        self.table.apply_all(&self.batch, now, &mut self.completed);
         self.export_completed(now, out);
         self.exporter.poll(now, out);
         first_err
@@ -190,17 +185,11 @@ impl PfsyncPipeline {
 
     /// Lets time pass: flushes datagrams that waited long enough.
     pub fn poll(&mut self, now: Timestamp, out: &mut Vec<Outgoing>) {
-        // stale states whose grace after a bulk transfer ran out
-        self.table.poll(now, &mut self.completed);
-        self.export_completed(now, out);
         self.exporter.poll(now, out);
     }
 
     pub fn next_deadline(&self) -> Option<Timestamp> {
-        match (self.exporter.next_deadline(), self.table.next_deadline()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        self.exporter.next_deadline()
     }
 
     /// Sends everything pending. With `end_states`, every tracked state is

@@ -27,4 +27,5 @@ pub mod table;
 pub use convert::{ConvertOptions, flows_of};
 pub use table::{
     Completed, DEFAULT_STALE_GRACE_SECS, StateId, StateTable, TableConfig, TableStats, Tracked,
+    message_id,
 };

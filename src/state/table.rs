@@ -223,7 +223,7 @@ struct Sweep {
 }
 
 /// The state a message names, if it names one.
-fn message_id(m: &Message) -> Option<StateId> {
+pub fn message_id(m: &Message) -> Option<StateId> {
     match *m {
         Message::Insert(ref s) | Message::Update(ref s) | Message::Delete(ref s) => Some(StateId {
             creator: s.creator,
@@ -260,6 +260,8 @@ pub struct StateTable {
     bulks: HashMap<u32, Timestamp>,
     sweeps: Vec<Sweep>,
     stats: TableStats,
+    /// Reused by `apply_all` for a frame's ids.
+    scratch: Vec<StateId>,
 }
 
 impl StateTable {
@@ -278,6 +280,7 @@ impl StateTable {
             bulks: HashMap::new(),
             sweeps: Vec::new(),
             stats: TableStats::default(),
+            scratch: Vec::new(),
         }
     }
 
@@ -354,21 +357,21 @@ impl StateTable {
 
     /// Loads the index buckets (then the slab entries) of `ids` so that
     /// the misses overlap instead of being paid one after another; purely
-    /// a speed hint, with ordinary safe loads.
-    pub fn prefetch(&self, ids: impl Iterator<Item = StateId> + Clone) {
+    /// a speed hint, with ordinary safe loads. Call it with the ids of a
+    /// frame's messages ([`message_id`]) before applying them one by one,
+    /// or use [`StateTable::apply_all`].
+    pub fn prefetch(&self, ids: &[StateId]) {
         let mask = self.index.len() - 1;
-        let mut acc = 0u64;
-        for id in ids.clone() {
-            acc ^= self.index[hash(id) as u32 as usize & mask];
-        }
-        std::hint::black_box(acc);
-        let entry = |id: StateId| {
-            let v = self.index[hash(id) as u32 as usize & mask];
-            self.slab.get(((v >> 32) as usize).wrapping_sub(1))
-        };
+        let bucket = |id: &StateId| self.index[hash(*id) as u32 as usize & mask];
         let mut acc = 0u64;
         for id in ids {
-            if let Some(e) = entry(id) {
+            acc ^= bucket(id);
+        }
+        std::hint::black_box(acc);
+        let mut acc = 0u64;
+        for id in ids {
+            let v = bucket(id);
+            if let Some(e) = self.slab.get(((v >> 32) as usize).wrapping_sub(1)) {
                 acc ^= e.id ^ u64::from(e.prev);
             }
         }
@@ -620,7 +623,11 @@ impl StateTable {
     /// misses of a large table then overlap; see [`StateTable::prefetch`]).
     pub fn apply_all(&mut self, msgs: &[Message], now: Timestamp, out: &mut Vec<Completed>) {
         if self.len > 4096 {
-            self.prefetch(msgs.iter().filter_map(message_id));
+            let mut ids = std::mem::take(&mut self.scratch);
+            ids.clear();
+            ids.extend(msgs.iter().filter_map(message_id));
+            self.prefetch(&ids);
+            self.scratch = ids;
         }
         for m in msgs {
             self.apply(m, now, out);
