@@ -1,8 +1,11 @@
 //! Writes a generated pfsync capture and the flows it must produce.
 //!
 //! ```text
-//! cargo run --example pfsync_gen -- [--seed N] [--states N] [--link 246|18|1|101] OUT.pcap
+//! cargo run --example pfsync_gen -- [--seed N] [--states N] [--link 246|18|121|1|101|228|0|108|113|276]
+//!     [--dialect v2|v3|v4|openbsd45|freebsd1301|freebsd1400|freebsd1500|v6] [--full-delete] OUT.pcap
 //! ```
+//! `--full-delete` writes deletions as legacy pfsync0 does (full DEL with
+//! final counters) instead of DEL_C.
 //! writes OUT.pcap and OUT.expected.csv. The same seed always gives the
 //! same bytes; `testdata/` holds captures made this way (see its README).
 
@@ -27,9 +30,17 @@ fn main() {
             "--span" => cfg.span_secs = num("--span"),
             "--link" => link = LinkType(num("--link") as u32),
             "--no-clear" => cfg.clear_at_end = false,
+            "--full-delete" => cfg.full_delete = true,
+            "--dialect" => {
+                let name = args.next().unwrap_or_default();
+                cfg.encoding = testgen::encoding_by_name(&name).unwrap_or_else(|| {
+                    let known: Vec<_> = testgen::DIALECTS.iter().map(|d| d.0).collect();
+                    die(&format!("--dialect: want one of {}", known.join(", ")))
+                });
+            }
             "-h" | "--help" => {
                 println!(
-                    "usage: pfsync_gen [--seed N] [--states N] [--ipv6-percent P] [--span SECS] [--link 246|18|1|101] [--no-clear] OUT.pcap"
+                    "usage: pfsync_gen [--seed N] [--states N] [--ipv6-percent P] [--span SECS] [--link 246|18|121|1|101|228|0|108|113|276] [--dialect NAME] [--full-delete] [--no-clear] OUT.pcap"
                 );
                 return;
             }

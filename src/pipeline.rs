@@ -100,6 +100,8 @@ pub struct PfsyncPipeline {
     /// Requests (UPD_REQ) for the driver to send on the sync link.
     requests: Vec<Message>,
     completed: Vec<Completed>,
+    /// Reused for one frame's messages.
+    msgs: Vec<Message>,
     /// Flows are also handed to this observer (e.g. `--dump`).
     observer: Option<FlowObserver>,
 }
@@ -117,6 +119,7 @@ impl PfsyncPipeline {
             refresher: None,
             requests: Vec::new(),
             completed: Vec::new(),
+            msgs: Vec::new(),
             observer: None,
         }
     }
@@ -215,32 +218,13 @@ impl PfsyncPipeline {
             }
         };
         self.stats.frames += 1;
+        let mut msgs = std::mem::take(&mut self.msgs);
+        msgs.clear();
         for m in frame.messages() {
             match m {
                 Ok(msg) => {
                     *self.stats.messages.entry(message_kind(&msg)).or_default() += 1;
-                    self.table.apply(&msg, now, &mut self.completed);
-                    if let (
-                        Some(r),
-                        Message::BulkStatus {
-                            status: crate::pfsync::BulkStatus::End,
-                            ..
-                        },
-                    ) = (self.refresher.as_mut(), &msg)
-                    {
-                        r.on_bulk_end();
-                    }
-                    if let (Some(r), Message::UpdateCompressed { id, creator, .. }) =
-                        (self.refresher.as_mut(), &msg)
-                    {
-                        let sid = StateId {
-                            creator: *creator,
-                            id: *id,
-                        };
-                        if let Some(t) = self.table.get(&sid) {
-                            self.requests.extend(r.on_activity(sid, t.counters_at, now));
-                        }
-                    }
+                    msgs.push(msg);
                 }
                 Err(e) => {
                     *self
@@ -252,6 +236,31 @@ impl PfsyncPipeline {
                 }
             }
         }
+        // One call for the whole frame: the table loads the entries the
+        // frame names together, so a large table's cache misses overlap.
+        self.table.apply_all(&msgs, now, &mut self.completed);
+        if let Some(r) = self.refresher.as_mut() {
+            for msg in &msgs {
+                match msg {
+                    Message::BulkStatus {
+                        status: crate::pfsync::BulkStatus::End,
+                        ..
+                    } => r.on_bulk_end(),
+                    Message::UpdateCompressed { id, creator, .. } => {
+                        let sid = StateId {
+                            creator: *creator,
+                            id: *id,
+                        };
+                        if let Some(t) = self.table.get(&sid) {
+                            self.requests.extend(r.on_activity(sid, t.counters_at, now));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        self.msgs = msgs;
+        self.table.poll(now, &mut self.completed);
         self.export_completed(now, out);
         self.exporter.poll(now, out);
         first_err
@@ -281,17 +290,24 @@ impl PfsyncPipeline {
         }
     }
 
-    /// Lets time pass: flushes datagrams that waited long enough, repeats
-    /// an unanswered bulk request.
+    /// Lets time pass: ends stale states whose grace ran out, flushes
+    /// datagrams that waited long enough, repeats an unanswered bulk
+    /// request.
     pub fn poll(&mut self, now: Timestamp, out: &mut Vec<Outgoing>) {
         if let Some(r) = self.refresher.as_mut() {
             self.requests.extend(r.poll(now));
         }
+        self.table.poll(now, &mut self.completed);
+        self.export_completed(now, out);
         self.exporter.poll(now, out);
     }
 
+    /// The earliest instant [`PfsyncPipeline::poll`] has work to do.
     pub fn next_deadline(&self) -> Option<Timestamp> {
-        self.exporter.next_deadline()
+        match (self.exporter.next_deadline(), self.table.next_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Sends everything pending. With `end_states`, every tracked state is

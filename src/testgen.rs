@@ -12,7 +12,8 @@
 
 use crate::flow::{Direction, Flow};
 use crate::pfsync::carrier::{IPPROTO_PFSYNC, LinkType};
-use crate::pfsync::encode::V6FrameBuilder;
+use crate::pfsync::encode::{Encoding, FrameBuilder, Refused};
+use crate::pfsync::legacy::Legacy;
 use crate::pfsync::{
     Action, BulkStatus, Family, IfName, Message, PfDirection, PfState, SK_STACK, SK_WIRE, StateKey,
 };
@@ -68,6 +69,11 @@ pub struct GenConfig {
     pub big_counters: bool,
     /// Largest frame, as the pfsync interface MTU bounds it.
     pub mtu: usize,
+    /// The dialect the frames are written in.
+    pub encoding: Encoding,
+    /// Deletions as full DEL with final counters (legacy v2–v4 on pfsync0)
+    /// instead of DEL_C (everything else, and legacy on the wire).
+    pub full_delete: bool,
 }
 
 impl Default for GenConfig {
@@ -83,6 +89,8 @@ impl Default for GenConfig {
             clear_at_end: true,
             big_counters: true,
             mtu: 1500,
+            encoding: Encoding::V6,
+            full_delete: false,
         }
     }
 }
@@ -101,6 +109,11 @@ enum Ev {
     Upd(usize),
     UpdC(usize),
     DelC(usize),
+    /// Full DEL with final counters (legacy pfsync0).
+    Del(usize),
+    /// Resent during a bulk transfer, with the counters of the last full
+    /// state (the UPD's when `true`): not activity.
+    BulkUpd(usize, bool),
     Clr(u32),
     Noise(Message),
 }
@@ -111,6 +124,11 @@ struct Sim {
     /// Counters as of each full message (INS, UPD).
     counters_ins: ([u64; 2], [u64; 2]),
     counters_upd: Option<([u64; 2], [u64; 2])>,
+    /// Counters a full DEL carries (legacy pfsync0).
+    counters_final: ([u64; 2], [u64; 2]),
+    t_ins: Timestamp,
+    t_upd: Option<Timestamp>,
+    t_end: Option<Timestamp>,
 }
 
 fn addr4(a: u8, b: u8, c: u8, d: u8) -> [u8; 16] {
@@ -144,10 +162,16 @@ pub fn generate(cfg: &GenConfig) -> Capture {
     let mut sims = Vec::with_capacity(cfg.states);
     let mut events: Vec<(Timestamp, Ev)> = Vec::new();
     let end_of_span = cfg.start.saturating_add_micros(cfg.span_secs * 1_000_000);
+    // v2 counters are 32 bits wide
+    let big_counters = cfg.big_counters && !matches!(cfg.encoding, Encoding::Legacy(Legacy::V2));
     for i in 0..cfg.states {
         let creator = cfg.creators[i % cfg.creators.len().max(1)];
         let v6 = rng.chance(cfg.ipv6_percent);
-        let proto = [6u8, 6, 6, 17, 17, 1][rng.range(0, 6) as usize];
+        let proto = match [6u8, 6, 6, 17, 17, 1][rng.range(0, 6) as usize] {
+            // ICMP over IPv6 is ICMPv6
+            1 if v6 => 58,
+            p => p,
+        };
         let inbound = rng.chance(50);
         let n = i as u32;
         let (ext, int, nat) = if v6 {
@@ -163,7 +187,7 @@ pub fn generate(cfg: &GenConfig) -> Capture {
                 addr4(203, 0, 113, (n % 250) as u8 + 1),
             )
         };
-        let (cport, sport) = if proto == 1 {
+        let (cport, sport) = if proto == 1 || proto == 58 {
             // ICMP: pf keeps the echo id in both ports
             let id = rng.range(1, 65535) as u16;
             (id, id)
@@ -231,28 +255,50 @@ pub fn generate(cfg: &GenConfig) -> Capture {
             events.push((t, Ev::UpdC(i)));
         }
         let mut counters_upd = None;
+        let mut t_upd = None;
         if rng.chance(40) {
             t = t.saturating_add_micros(rng.range(500_000, 5_000_000));
             let mut pk = [p0 + rng.range(5, 5000), p1 + rng.range(0, 5000)];
             let mut by = [pk[0] * rng.range(40, 1400), pk[1] * rng.range(40, 1400)];
-            if cfg.big_counters && rng.chance(25) {
+            if big_counters && rng.chance(25) {
                 pk[0] += 3_000_000;
                 by[0] += 5 * (1u64 << 32) + 12_345;
                 by[1] += 1 << 32;
             }
             counters_upd = Some((pk, by));
+            t_upd = Some(t);
             events.push((t, Ev::Upd(i)));
         }
+        let (pk, by) = counters_upd.unwrap_or(counters_ins);
+        let extra = rng.range(1, 50);
+        let counters_final = (
+            [pk[0] + extra, pk[1] + extra / 2],
+            [by[0] + extra * 100, by[1] + extra * 40],
+        );
+        let mut t_end = None;
         if rng.chance(85) {
             // pf removes the state an idle timeout after its last activity.
             let idle = rng.range(10, 60) * 1_000_000;
-            events.push((t.saturating_add_micros(idle), Ev::DelC(i)));
+            let at = t.saturating_add_micros(idle);
+            t_end = Some(at);
+            events.push((
+                at,
+                if cfg.full_delete {
+                    Ev::Del(i)
+                } else {
+                    Ev::DelC(i)
+                },
+            ));
         }
         sims.push(Sim {
             st,
             created,
             counters_ins,
             counters_upd,
+            counters_final,
+            t_ins,
+            t_upd,
+            t_end,
         });
     }
     for k in 0..cfg.unknown_deletes {
@@ -296,6 +342,16 @@ pub fn generate(cfg: &GenConfig) -> Capture {
             .saturating_add_micros(k as u64 * 7_000_000 + 300_000);
         events.push((at, Ev::Noise(m)));
     }
+    // The bulk transfer the BUS pair brackets resends every live state.
+    let bulk_start = cfg.start.saturating_add_micros(2 * 7_000_000 + 300_000);
+    let bulk_at = bulk_start.saturating_add_micros(500_000);
+    for (i, sim) in sims.iter().enumerate() {
+        let live = sim.t_ins < bulk_start && sim.t_end.is_none_or(|e| e > bulk_at);
+        if live {
+            let upd_done = sim.t_upd.is_some_and(|u| u < bulk_at);
+            events.push((bulk_at, Ev::BulkUpd(i, upd_done)));
+        }
+    }
     let last_event = events.iter().map(|e| e.0).max().unwrap_or(cfg.start);
     if cfg.clear_at_end {
         let at = last_event.max(end_of_span).saturating_add_micros(5_000_000);
@@ -328,6 +384,21 @@ pub fn generate(cfg: &GenConfig) -> Capture {
                 id: sims[i].st.id,
                 creator: sims[i].st.creator,
             },
+            Ev::Del(i) | Ev::BulkUpd(i, _) => {
+                let s = &sims[i];
+                let mut st = s.st;
+                st.creation = (t.micros_since(s.created) / 1_000_000) as u32;
+                (st.packets, st.bytes) = match *ev {
+                    Ev::Del(_) => s.counters_final,
+                    Ev::BulkUpd(_, true) => s.counters_upd.unwrap_or(s.counters_ins),
+                    _ => s.counters_ins,
+                };
+                if let Ev::Del(_) = ev {
+                    Message::Delete(st)
+                } else {
+                    Message::Update(st)
+                }
+            }
             Ev::Clr(c) => Message::Clear {
                 creator: c,
                 ifname: IfName::default(),
@@ -335,15 +406,8 @@ pub fn generate(cfg: &GenConfig) -> Capture {
             Ev::Noise(m) => m,
         }
     };
-    let msg_size = |ev: &Ev| -> usize {
-        4 + match ev {
-            Ev::Ins(_) | Ev::Upd(_) => 264,
-            Ev::UpdC(_) => 84,
-            Ev::Clr(_) => 20,
-            Ev::Noise(Message::Tdb) => 52,
-            _ => 12,
-        }
-    };
+    let probe = FrameBuilder::new(cfg.encoding.clone());
+    let msg_size = |ev: &Ev| -> usize { probe.cost(&msg_of(ev, cfg.start)).unwrap_or(0) + 4 };
     // Batch into frames: a frame leaves at most a second after its first
     // message, or earlier when the next message would not fit the MTU. Every
     // message of a frame arrives at the frame's send time (its last event).
@@ -357,11 +421,18 @@ pub fn generate(cfg: &GenConfig) -> Capture {
         let Some(&(send_at, _)) = events[r.clone()].last() else {
             return;
         };
-        let mut b = V6FrameBuilder::new();
+        let mut b = FrameBuilder::new(cfg.encoding.clone());
         for (_, e) in &events[r.clone()] {
-            b.push(&msg_of(e, send_at));
+            let m = msg_of(e, send_at);
+            if let Err(Refused::NeedsNewFrame) = b.push(&m) {
+                let full = std::mem::replace(&mut b, FrameBuilder::new(cfg.encoding.clone()));
+                frames.push((send_at, full.finish()));
+                let _ = b.push(&m);
+            }
         }
-        frames.push((send_at, b.finish()));
+        if !b.is_empty() {
+            frames.push((send_at, b.finish()));
+        }
         arrival.extend(std::iter::repeat_n(send_at, r.len()));
     };
     for (k, (t, ev)) in events.iter().enumerate() {
@@ -429,6 +500,25 @@ pub fn generate(cfg: &GenConfig) -> Capture {
                 }
             }
             Ev::DelC(i) => end(i, &mut seen, &mut expected),
+            Ev::Del(i) => {
+                // final counters that moved: activity up to the deletion
+                let age = at.micros_since(sims[i].created) / 1_000_000;
+                let s = &mut seen[i];
+                if !s.ended && s.first.is_some() {
+                    s.counters = sims[i].counters_final;
+                    s.last = at;
+                    s.first = s.first.map(|f| f.min(at.saturating_sub_secs(age)));
+                }
+                end(i, &mut seen, &mut expected);
+            }
+            Ev::BulkUpd(i, _) => {
+                // same counters: not activity, but the age confirms First
+                let age = at.micros_since(sims[i].created) / 1_000_000;
+                let s = &mut seen[i];
+                if !s.ended {
+                    s.first = s.first.map(|f| f.min(at.saturating_sub_secs(age)));
+                }
+            }
             Ev::Clr(c) => {
                 for (i, sim) in sims.iter().enumerate() {
                     if sim.st.creator == c {
@@ -560,8 +650,80 @@ pub fn wrap(link: LinkType, frame: &[u8], src: [u8; 4]) -> Vec<u8> {
             p.extend_from_slice(frame);
             p
         }
+        LinkType::NULL | LinkType::LOOP => {
+            // AF_INET in the writer's byte order (little-endian here)
+            let mut p = vec![2, 0, 0, 0];
+            p.extend_from_slice(&ipv4_header(frame.len(), src, [224, 0, 0, 240]));
+            p.extend_from_slice(frame);
+            p
+        }
+        LinkType::LINUX_SLL => {
+            // packet type 2 (multicast), ARPHRD_ETHER, 6-byte address, IPv4
+            let mut p = vec![0, 2, 0, 1, 0, 6, 0x02, 0, 0, 0, 0, src[3], 0, 0, 0x08, 0x00];
+            p.extend_from_slice(&ipv4_header(frame.len(), src, [224, 0, 0, 240]));
+            p.extend_from_slice(frame);
+            p
+        }
+        LinkType::LINUX_SLL2 => {
+            // protocol, reserved, ifindex 3, ARPHRD_ETHER, multicast, 6-byte addr
+            let mut p = vec![
+                0x08, 0x00, 0, 0, 0, 0, 0, 3, 0, 1, 2, 6, 0x02, 0, 0, 0, 0, src[3], 0, 0,
+            ];
+            p.extend_from_slice(&ipv4_header(frame.len(), src, [224, 0, 0, 240]));
+            p.extend_from_slice(frame);
+            p
+        }
         _ => frame.to_vec(),
     }
+}
+
+/// An Ethernet frame with an 802.1ad outer tag and an 802.1Q inner tag
+/// (QinQ) around the sync-link IPv4 packet; `wrap_qinq(.., false)` gives a
+/// single 802.1Q tag.
+pub fn wrap_vlan(frame: &[u8], src: [u8; 4], qinq: bool) -> Vec<u8> {
+    let mut p = vec![0x01, 0x00, 0x5e, 0x00, 0x00, 0xf0, 0x02, 0, 0, 0, 0, src[3]];
+    if qinq {
+        p.extend_from_slice(&[0x88, 0xa8, 0x00, 0x64]); // S-tag, VLAN 100
+    }
+    p.extend_from_slice(&[0x81, 0x00, 0x00, 0x0a, 0x08, 0x00]); // C-tag, VLAN 10
+    p.extend_from_slice(&ipv4_header(frame.len(), src, [224, 0, 0, 240]));
+    p.extend_from_slice(frame);
+    p
+}
+
+/// Dialect names the generator accepts, with what each stands for.
+pub const DIALECTS: [(&str, &str); 9] = [
+    ("v2", "legacy v2 (OpenBSD 3.5-3.9, FreeBSD 5.3-6)"),
+    ("v3", "legacy v3 (OpenBSD 4.0-4.3, FreeBSD 7-8)"),
+    ("v4", "legacy v4 (OpenBSD 4.4)"),
+    (
+        "openbsd45",
+        "v5 as OpenBSD 4.5 sent it (1301 layout, AF_INET6 24)",
+    ),
+    (
+        "freebsd1301",
+        "v5, FreeBSD 13 (1301 layout, EOF, AF_INET6 28)",
+    ),
+    ("freebsd1400", "v5, FreeBSD 14 (1400 layout on codes 13/14)"),
+    ("freebsd1500", "v5, FreeBSD 15 (1500 layout on codes 15/16)"),
+    ("v6", "OpenBSD current"),
+    ("openbsd-v6", "same as v6"),
+];
+
+/// The encoding a dialect name from [`DIALECTS`] stands for.
+pub fn encoding_by_name(name: &str) -> Option<Encoding> {
+    use crate::pfsync::encode::V5Options;
+    Some(match name {
+        "v2" => Encoding::Legacy(Legacy::V2),
+        "v3" => Encoding::Legacy(Legacy::V3),
+        "v4" => Encoding::Legacy(Legacy::V4),
+        "openbsd45" => Encoding::V5(V5Options::OPENBSD_45),
+        "freebsd1301" => Encoding::V5(V5Options::FREEBSD_1301),
+        "freebsd1400" => Encoding::V5(V5Options::FREEBSD_1400),
+        "freebsd1500" => Encoding::V5(V5Options::FREEBSD_1500),
+        "v6" | "openbsd-v6" => Encoding::V6,
+        _ => return None,
+    })
 }
 
 /// An IPv4 header as pfsync sends it: TOS 0x10, DF, TTL 255, protocol 240.
@@ -594,4 +756,106 @@ pub fn write_pcap<W: Write>(cap: &Capture, link: LinkType, w: W) -> io::Result<W
         pw.write_packet(*t, &wrap(link, f, [192, 0, 2, 254]))?;
     }
     Ok(pw.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    //! Every dialect through every carrier: generated capture → carrier
+    //! unwrapping → decoder → state table → flows, compared with the flows
+    //! the simulation says the states must give. No collector needed (the
+    //! committed captures also go through nfcapd in tests/it/dialects.rs).
+
+    use super::*;
+    use crate::ifindex::IfIndexMap;
+    use crate::pfsync::{carrier, parse_frame};
+    use crate::state::{ConvertOptions, StateTable, TableConfig, flows_of};
+
+    fn replay(cap: &Capture, link: LinkType, vlan: Option<bool>) -> Vec<Flow> {
+        let mut tab = StateTable::new(TableConfig::default());
+        let mut ifmap = IfIndexMap::explicit_only();
+        ifmap.insert("em0", 1);
+        ifmap.insert("em1", 2);
+        let mut done = vec![];
+        let mut flows = vec![];
+        for (t, f) in &cap.frames {
+            let pkt = match vlan {
+                Some(q) => wrap_vlan(f, [192, 0, 2, 254], q),
+                None => wrap(link, f, [192, 0, 2, 254]),
+            };
+            let c = carrier::extract(link, &pkt).expect("carrier");
+            let msgs: Vec<_> = parse_frame(c.frame)
+                .expect("frame")
+                .messages()
+                .map(|m| m.expect("message"))
+                .collect();
+            tab.apply_all(&msgs, *t, &mut done);
+            for d in done.drain(..) {
+                flows.extend(flows_of(&d, &mut ifmap, ConvertOptions::default()));
+            }
+        }
+        sort_flows(&mut flows);
+        flows
+    }
+
+    #[test]
+    fn every_dialect_through_every_carrier_gives_the_expected_flows() {
+        let links = [
+            (LinkType::PFSYNC, None),
+            (LinkType::PFSYNC_OPENBSD, None),
+            (LinkType::PFSYNC_FREEBSD_OLD, None),
+            (LinkType::ETHERNET, None),
+            (LinkType::ETHERNET, Some(false)),
+            (LinkType::ETHERNET, Some(true)),
+            (LinkType::RAW, None),
+            (LinkType::IPV4, None),
+            (LinkType::NULL, None),
+            (LinkType::LOOP, None),
+            (LinkType::LINUX_SLL, None),
+            (LinkType::LINUX_SLL2, None),
+        ];
+        for (name, _) in DIALECTS {
+            for full_delete in [false, true] {
+                let encoding = encoding_by_name(name).unwrap();
+                if full_delete && !matches!(encoding, Encoding::Legacy(_)) {
+                    continue;
+                }
+                let cap = generate(&GenConfig {
+                    seed: 11,
+                    states: 30,
+                    encoding,
+                    full_delete,
+                    ..Default::default()
+                });
+                assert!(cap.expected.len() > 20, "{name}");
+                let want = expected_csv(&cap.expected);
+                for (link, vlan) in links {
+                    let got = replay(&cap, link, vlan);
+                    assert_eq!(
+                        expected_csv(&got),
+                        want,
+                        "{name} full_delete={full_delete} link {link:?} vlan {vlan:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn full_delete_reports_final_counters_and_the_deletion_as_last() {
+        let mk = |full_delete| {
+            generate(&GenConfig {
+                seed: 5,
+                encoding: Encoding::Legacy(Legacy::V3),
+                full_delete,
+                clear_at_end: false,
+                ..Default::default()
+            })
+        };
+        let (wire, pfsync0) = (mk(false), mk(true));
+        // final counters may add reverse records the snapshots lacked
+        assert!(wire.expected.len() <= pfsync0.expected.len());
+        let sum = |c: &Capture| c.expected.iter().map(|f| f.packets).sum::<u64>();
+        // every ended state carries 1..50 more packets in its final DEL
+        assert!(sum(&pfsync0) > sum(&wire));
+    }
 }

@@ -143,7 +143,15 @@ impl Runtime {
         let _ = writeln!(o, "states.unknown_deletes: {}", t.unknown_deletes);
         let _ = writeln!(o, "states.unknown_updates: {}", t.unknown_updates);
         let _ = writeln!(o, "states.cleared: {}", t.cleared_states);
+        let _ = writeln!(o, "states.replaced: {}", t.replaced);
         let _ = writeln!(o, "states.evicted: {}", t.evicted);
+        let _ = writeln!(o, "states.restored: {}", t.restored);
+        let _ = writeln!(o, "bulk.starts: {}", t.bulk_starts);
+        let _ = writeln!(o, "bulk.ends: {}", t.bulk_ends);
+        let _ = writeln!(o, "bulk.ends_unmatched: {}", t.bulk_ends_unmatched);
+        let _ = writeln!(o, "states.marked_stale: {}", t.marked_stale);
+        let _ = writeln!(o, "states.stale_revived: {}", t.stale_revived);
+        let _ = writeln!(o, "states.stale_ended: {}", t.stale_ended);
         let _ = writeln!(o, "states.ended: {}", s.states_ended);
         for (k, v) in &s.not_selected {
             let _ = writeln!(o, "not_selected.{k}: {v}");
@@ -180,7 +188,7 @@ impl Runtime {
     fn dump_states(&self) -> String {
         let mut o = String::new();
         let mut v: Vec<_> = self.pipeline.table().iter().collect();
-        v.sort_by_key(|(id, _)| **id);
+        v.sort_by_key(|(id, _)| *id);
         for (id, t) in v {
             let (i, r) = if t.direction == crate::pfsync::PfDirection::Out {
                 (1, 0)

@@ -261,4 +261,51 @@ mod tests {
             &[6, 0, 0, 20]
         );
     }
+
+    #[test]
+    fn linux_cooked_v2_and_qinq_reach_the_frame() {
+        let frame = [
+            6u8, 0, 0, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        ];
+        let ip = ip_hdr(IPPROTO_PFSYNC, &frame);
+        // SLL2: protocol @0, reserved @2, ifindex @4, hatype @8, pkttype
+        // @10, halen @11, address @12..20
+        let mut sll2 = vec![
+            0x08, 0x00, 0, 0, 0, 0, 0, 2, 0, 1, 2, 6, 1, 2, 3, 4, 5, 6, 0, 0,
+        ];
+        sll2.extend_from_slice(&ip);
+        let c = extract(LinkType::LINUX_SLL2, &sll2).unwrap();
+        assert_eq!(c.frame, &frame[..]);
+        assert_eq!(c.ip.unwrap().ttl, 255);
+        // SLL2 carrying IPv6 is other traffic; cut short is truncated
+        sll2[0..2].copy_from_slice(&[0x86, 0xdd]);
+        assert_eq!(
+            extract(LinkType::LINUX_SLL2, &sll2),
+            Err(NotPfsync::OtherTraffic)
+        );
+        assert_eq!(
+            extract(LinkType::LINUX_SLL2, &sll2[..19]),
+            Err(NotPfsync::Truncated)
+        );
+        // QinQ: 802.1ad S-tag then 802.1Q C-tag, then IPv4
+        let mut q = vec![0u8; 12];
+        q.extend_from_slice(&[0x88, 0xa8, 0x00, 0x64, 0x81, 0x00, 0x00, 0x0a, 0x08, 0x00]);
+        q.extend_from_slice(&ip);
+        assert_eq!(extract(LinkType::ETHERNET, &q).unwrap().frame, &frame[..]);
+        // a third tag is not followed
+        let mut q3 = vec![0u8; 12];
+        q3.extend_from_slice(&[
+            0x88, 0xa8, 0, 1, 0x81, 0x00, 0, 2, 0x81, 0x00, 0, 3, 0x08, 0x00,
+        ]);
+        q3.extend_from_slice(&ip);
+        assert_eq!(
+            extract(LinkType::ETHERNET, &q3),
+            Err(NotPfsync::OtherTraffic)
+        );
+        // a pfsync0 frame of old FreeBSD (121) that starts with IPv4
+        assert_eq!(
+            extract(LinkType::PFSYNC_FREEBSD_OLD, &ip).unwrap().frame,
+            &frame[..]
+        );
+    }
 }

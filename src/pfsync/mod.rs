@@ -10,18 +10,27 @@
 //! yields an `Err` for that message (or ends the walk when the framing
 //! itself is lost), so the caller can count it and keep what came before.
 //!
-//! Dialects decoded (§1):
+//! Dialects decoded (§1), chosen per frame by its version byte:
+//! - legacy 2, 3, 4 (§3, [`legacy`]): one action per frame, `count` records
+//!   of the action's fixed size, no length field;
+//! - 5 (§4.5, §5, [`freebsd`]): OpenBSD 4.5 and every FreeBSD since 9;
+//!   20-byte header with `len`, subheaders without message length (sizes
+//!   come from the action code; codes 13–16 are FreeBSD's 1400/1500
+//!   states), EOF ends a frame;
 //! - OpenBSD current, version 6 (§4): 20-byte header, subheaders carrying
 //!   each message's length in 32-bit words, so unknown actions and longer
-//!   future messages are stepped over by that length, never guessed.
+//!   future messages are stepped over by that length, never guessed; the
+//!   state layout is chosen by that length (264 = current).
 //!
 //! What this module does not do: decide what a message means for a flow
 //! (that is [`crate::state`]), or unwrap link layers (that is [`carrier`]).
 
 pub mod carrier;
 pub mod encode;
+pub mod freebsd;
+pub mod legacy;
 mod message;
-mod openbsd;
+pub mod openbsd;
 
 pub use message::*;
 
@@ -35,21 +44,53 @@ pub const SUBHEADER_LEN: usize = 4;
 /// The pfsync variant a frame speaks, decided from its version byte.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Dialect {
+    /// OpenBSD 3.5–3.9, FreeBSD 5.3–6: 224-byte states, 32-bit counters.
+    LegacyV2,
+    /// OpenBSD 4.0–4.3, FreeBSD 7–8: 240-byte states, lan/gwy/ext hosts.
+    LegacyV3,
+    /// OpenBSD 4.4: 240-byte states with `key[2]`.
+    LegacyV4,
+    /// OpenBSD 4.5 and FreeBSD 9 → 15: version 5, sizes by action code.
+    V5,
     /// OpenBSD since ~2010: version 6, subheaders with lengths (§4).
     OpenBsdV6,
 }
 
 impl Dialect {
+    /// Every dialect, oldest first.
+    pub const ALL: [Dialect; 5] = [
+        Dialect::LegacyV2,
+        Dialect::LegacyV3,
+        Dialect::LegacyV4,
+        Dialect::V5,
+        Dialect::OpenBsdV6,
+    ];
     /// The frame's `version` byte.
     pub fn version(self) -> u8 {
         match self {
+            Dialect::LegacyV2 => 2,
+            Dialect::LegacyV3 => 3,
+            Dialect::LegacyV4 => 4,
+            Dialect::V5 => 5,
             Dialect::OpenBsdV6 => 6,
         }
     }
     /// A short name for logs and statistics.
     pub fn name(self) -> &'static str {
         match self {
+            Dialect::LegacyV2 => "legacy-v2",
+            Dialect::LegacyV3 => "legacy-v3",
+            Dialect::LegacyV4 => "legacy-v4",
+            Dialect::V5 => "v5",
             Dialect::OpenBsdV6 => "openbsd-v6",
+        }
+    }
+    fn legacy(self) -> Option<legacy::Legacy> {
+        match self {
+            Dialect::LegacyV2 => Some(legacy::Legacy::V2),
+            Dialect::LegacyV3 => Some(legacy::Legacy::V3),
+            Dialect::LegacyV4 => Some(legacy::Legacy::V4),
+            _ => None,
         }
     }
 }
@@ -75,6 +116,9 @@ pub enum DecodeError {
     MessageTooSmall { action: u8, size: usize },
     /// A full-state message of a size we have no layout for.
     UnknownStateLayout { action: u8, size: usize },
+    /// An action whose size is not known in a dialect without per-message
+    /// lengths (legacy, v5): the rest of the frame cannot be walked.
+    UnwalkableAction { action: u8 },
 }
 
 impl DecodeError {
@@ -89,6 +133,7 @@ impl DecodeError {
             DecodeError::Truncated { .. } => "truncated",
             DecodeError::MessageTooSmall { .. } => "message_too_small",
             DecodeError::UnknownStateLayout { .. } => "unknown_state_layout",
+            DecodeError::UnwalkableAction { .. } => "unwalkable_action",
         }
     }
 }
@@ -117,6 +162,12 @@ impl fmt::Display for DecodeError {
             DecodeError::UnknownStateLayout { action, size } => {
                 write!(f, "no state layout of {size} bytes (action {action})")
             }
+            DecodeError::UnwalkableAction { action } => {
+                write!(
+                    f,
+                    "action {action} has no known size; rest of frame skipped"
+                )
+            }
         }
     }
 }
@@ -127,53 +178,89 @@ impl std::error::Error for DecodeError {}
 #[derive(Clone, Copy, Debug)]
 pub struct Frame<'a> {
     pub dialect: Dialect,
-    /// The messages area: from after the header to the header's `len`.
+    /// The messages area: from after the header to the header's `len`
+    /// (legacy: to the end of the `count` records).
     body: &'a [u8],
+    /// Legacy only: the frame's one action and its record size and count.
+    legacy: Option<(u8, usize, usize)>,
 }
 
-/// Checks a frame's header (§4.1) and picks its dialect.
+/// Checks a frame's header (§3.1, §4.1) and picks its dialect.
 ///
-/// Bytes past the header's length are ignored, as the kernel does; a frame
-/// captured shorter than its length is refused whole.
+/// Bytes past the header's length (legacy: past `count` records) are
+/// ignored, as the kernel does; a frame captured shorter than that is
+/// refused whole.
 pub fn parse_frame(buf: &[u8]) -> Result<Frame<'_>, DecodeError> {
     let Some(&version) = buf.first() else {
         return Err(DecodeError::Runt { captured: 0 });
     };
-    match version {
-        6 => {
-            if buf.len() < HEADER_LEN {
-                return Err(DecodeError::Runt {
-                    captured: buf.len(),
-                });
-            }
-            let declared = usize::from(crate::wire::be16(buf, 2));
-            if declared < HEADER_LEN {
-                return Err(DecodeError::BadLength { declared });
-            }
-            let Some(frame) = buf.get(..declared) else {
-                return Err(DecodeError::ShortFrame {
-                    declared,
-                    captured: buf.len(),
-                });
-            };
-            Ok(Frame {
-                dialect: Dialect::OpenBsdV6,
-                body: frame.get(HEADER_LEN..).unwrap_or_default(),
-            })
+    let dialect = match version {
+        2 => Dialect::LegacyV2,
+        3 => Dialect::LegacyV3,
+        4 => Dialect::LegacyV4,
+        5 => Dialect::V5,
+        6 => Dialect::OpenBsdV6,
+        v => return Err(DecodeError::UnsupportedVersion(v)),
+    };
+    if let Some(l) = dialect.legacy() {
+        let hl = l.header_len();
+        if buf.len() < hl {
+            return Err(DecodeError::Runt {
+                captured: buf.len(),
+            });
         }
-        v => Err(DecodeError::UnsupportedVersion(v)),
+        let act = buf[2];
+        let count = usize::from(buf[3]);
+        let Some(size) = l.record_len(act) else {
+            return Err(DecodeError::UnwalkableAction { action: act });
+        };
+        // count ≤ 255, size ≤ 240: no overflow.
+        let declared = hl + count * size;
+        let Some(frame) = buf.get(..declared) else {
+            return Err(DecodeError::ShortFrame {
+                declared,
+                captured: buf.len(),
+            });
+        };
+        return Ok(Frame {
+            dialect,
+            body: frame.get(hl..).unwrap_or_default(),
+            legacy: Some((act, size, count)),
+        });
     }
+    if buf.len() < HEADER_LEN {
+        return Err(DecodeError::Runt {
+            captured: buf.len(),
+        });
+    }
+    let declared = usize::from(crate::wire::be16(buf, 2));
+    if declared < HEADER_LEN {
+        return Err(DecodeError::BadLength { declared });
+    }
+    let Some(frame) = buf.get(..declared) else {
+        return Err(DecodeError::ShortFrame {
+            declared,
+            captured: buf.len(),
+        });
+    };
+    Ok(Frame {
+        dialect,
+        body: frame.get(HEADER_LEN..).unwrap_or_default(),
+        legacy: None,
+    })
 }
 
 impl<'a> Frame<'a> {
     /// Iterates over the frame's messages in order.
     pub fn messages(&self) -> Messages<'a> {
+        let (action, size, remaining) = self.legacy.unwrap_or((0, 0, 0));
         Messages {
             dialect: self.dialect,
             rest: self.body,
-            action: 0,
-            size: 0,
-            remaining: 0,
+            action,
+            size,
+            remaining,
+            single: self.legacy.is_some(),
         }
     }
 }
@@ -185,6 +272,8 @@ pub struct Messages<'a> {
     action: u8,
     size: usize,
     remaining: usize,
+    /// Legacy frames: one action, no subheaders.
+    single: bool,
 }
 
 impl Messages<'_> {
@@ -199,27 +288,36 @@ impl Iterator for Messages<'_> {
 
     fn next(&mut self) -> Option<Self::Item> {
         while self.remaining == 0 {
-            if self.rest.len() < SUBHEADER_LEN {
+            if self.single || self.rest.len() < SUBHEADER_LEN {
                 // Fewer bytes than a subheader left: padding or nothing.
                 self.stop();
                 return None;
             }
-            let (action, words, count) = match self.dialect {
-                Dialect::OpenBsdV6 => (
-                    self.rest[0],
-                    usize::from(self.rest[1]),
-                    usize::from(crate::wire::be16(self.rest, 2)),
-                ),
+            let action = self.rest[0];
+            let count = usize::from(crate::wire::be16(self.rest, 2));
+            let size = match self.dialect {
+                Dialect::OpenBsdV6 => usize::from(self.rest[1]) * 4,
+                _ => match freebsd::message_len(action) {
+                    Some(n) => n,
+                    None => {
+                        self.stop();
+                        return Some(Err(DecodeError::UnwalkableAction { action }));
+                    }
+                },
             };
             self.rest = &self.rest[SUBHEADER_LEN..];
             if count == 0 {
                 continue;
             }
-            if words == 0 {
+            if action == freebsd::action::EOF && self.dialect == Dialect::V5 {
+                // End of frame: whatever follows is not ours.
+                self.stop();
+                return Some(Ok(Message::Eof));
+            }
+            if size == 0 {
                 self.stop();
                 return Some(Err(DecodeError::BadSubheader { action }));
             }
-            let size = words * 4;
             // count and size are at most 65535 and 1020: no overflow.
             if size * count > self.rest.len() {
                 self.stop();
@@ -229,11 +327,13 @@ impl Iterator for Messages<'_> {
             self.size = size;
             self.remaining = count;
         }
-        let (msg, rest) = self.rest.split_at(self.size);
+        let (msg, rest) = self.rest.split_at(self.size.min(self.rest.len()));
         self.rest = rest;
         self.remaining -= 1;
         Some(match self.dialect {
             Dialect::OpenBsdV6 => openbsd::decode_v6(self.action, msg),
+            Dialect::V5 => freebsd::decode(self.action, msg),
+            d => legacy::decode(d.legacy().unwrap_or(legacy::Legacy::V2), self.action, msg),
         })
     }
 }

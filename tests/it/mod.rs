@@ -1,6 +1,7 @@
 pub mod harness;
 
 mod cli_errors;
+mod dialects;
 mod docs;
 mod export;
 mod faults;
