@@ -27,6 +27,15 @@ fn main() -> ExitCode {
             return ExitCode::from(64);
         }
     };
+    if stateflowd::capture::run::wants_capture(&cfg) {
+        return match stateflowd::capture::run::run(cfg) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("stateflowd: {e}");
+                ExitCode::from(1)
+            }
+        };
+    }
     match run(cfg) {
         Ok(code) => code,
         Err(e) => {

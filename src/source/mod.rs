@@ -3,5 +3,9 @@
 //! - [`pcap_file`]: classic pcap files, read and written without libpcap
 //!   (microsecond and nanosecond variants, either byte order), so replay
 //!   works, and is tested, on any host.
+//! - `live` (feature `pcap`): libpcap for live interfaces, pcapng files
+//!   and compiling BPF filters.
 
+#[cfg(feature = "pcap")]
+pub mod live;
 pub mod pcap_file;
