@@ -1,4 +1,5 @@
 pub mod harness;
 
+mod capture;
 mod cli_errors;
 mod pfsync_to_nfcapd;
