@@ -263,7 +263,8 @@ fn addr(v6: bool, a: &[u8; 16]) -> IpAddr {
 
 impl FlowCache {
     pub fn new(cfg: CacheConfig) -> Self {
-        let cap = cfg.max_flows.min(1 << 20);
+        // Grow with use: a large --max-flows is a bound, not a reservation.
+        let cap = cfg.max_flows.min(4096);
         FlowCache {
             cfg,
             map: FastMap::with_capacity_and_hasher(cap, Default::default()),

@@ -109,6 +109,7 @@ enum Source {
 
 enum Got {
     Packet(Timestamp),
+    #[cfg_attr(not(feature = "pcap"), allow(dead_code))]
     Idle,
     Eof,
 }
@@ -184,25 +185,29 @@ impl Source {
                 #[cfg(feature = "pcap")]
                 filter,
                 ..
-            } => loop {
-                match reader.next_packet(buf) {
-                    Ok(Some(meta)) => {
-                        #[cfg(feature = "pcap")]
-                        if let Some(f) = filter {
-                            if !f.matches(buf) {
-                                continue;
+            } =>
+            {
+                #[cfg_attr(not(feature = "pcap"), allow(clippy::never_loop))]
+                loop {
+                    match reader.next_packet(buf) {
+                        Ok(Some(meta)) => {
+                            #[cfg(feature = "pcap")]
+                            if let Some(f) = filter {
+                                if !f.matches(buf) {
+                                    continue;
+                                }
                             }
+                            return Ok(Got::Packet(meta.ts));
                         }
-                        return Ok(Got::Packet(meta.ts));
+                        Ok(None) => return Ok(Got::Eof),
+                        Err(e @ (PcapError::Truncated | PcapError::BadRecord { .. })) => {
+                            log::log(Level::Warning, &format!("{e}; stopped there"));
+                            return Err(String::new());
+                        }
+                        Err(e) => return Err(e.to_string()),
                     }
-                    Ok(None) => return Ok(Got::Eof),
-                    Err(e @ (PcapError::Truncated | PcapError::BadRecord { .. })) => {
-                        log::log(Level::Warning, &format!("{e}; stopped there"));
-                        return Err(String::new());
-                    }
-                    Err(e) => return Err(e.to_string()),
                 }
-            },
+            }
             #[cfg(feature = "pcap")]
             Source::Pcap { src, .. } => Ok(match src.next(buf)? {
                 crate::source::live::Next::Packet(t) => Got::Packet(t),
