@@ -31,6 +31,9 @@ impl Rng {
     }
 }
 
+/// Client, server, the packets still to send, start time.
+type Conversation = (IpAddr, IpAddr, Vec<Pkt>, u64);
+
 /// One packet of a conversation, to be written at `t` (µs).
 #[derive(Clone, Copy)]
 struct Pkt {
@@ -139,7 +142,7 @@ fn main() {
     let mut rng = Rng(0xbe_4c4);
     // (next time, conversation index, packet index)
     let mut heap: BinaryHeap<Reverse<(u64, u32, u16)>> = BinaryHeap::new();
-    let mut convs: Vec<Option<(IpAddr, IpAddr, Vec<Pkt>, u64)>> = Vec::new();
+    let mut convs: Vec<Option<Conversation>> = Vec::new();
     let mut free: Vec<u32> = Vec::new();
     let (mut packets, mut records) = (0u64, 0u64);
     let mut frame = Vec::with_capacity(2048);

@@ -203,3 +203,44 @@ fn timeouts_parse_softflowd_syntax() {
     assert!(t.set("bogus=1").is_err());
     assert!(t.set("udp").is_err());
 }
+
+#[test]
+fn churn_keeps_every_packet_accounted_and_the_index_consistent() {
+    // Many short UDP conversations over small address/port spaces (so the
+    // open-addressing index sees collisions, growth and deletions), with a
+    // table bound that forces evictions and timeouts that expire as we go.
+    let mut cfg = exact();
+    cfg.max_flows = 300;
+    cfg.timeouts.udp = 2;
+    let mut c = FlowCache::new(cfg);
+    let mut out = Vec::new();
+    let mut rng = 12345u64;
+    let mut sent = 0u64;
+    for step in 0..200_000u64 {
+        rng = rng.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        let r = rng >> 33;
+        // First half: 100 µs apart (the bound evicts); second half: 20 ms
+        // apart (idle timeouts expire).
+        let us = if step < 100_000 {
+            step * 100
+        } else {
+            10_000_000 + (step - 100_000) * 20_000
+        };
+        let now = Timestamp::from_secs(T0).saturating_add_micros(us);
+        c.poll(now, &mut out);
+        let (x, p) = ((r % 50) as u8, (r >> 8) as u16 % 8);
+        if r & 1 == 0 {
+            c.packet(&pkt([10, 0, 0, x], B, 17, p, 53, 0, 100), now, &mut out);
+        } else {
+            c.packet(&pkt(B, [10, 0, 0, x], 17, 53, p, 0, 100), now, &mut out);
+        }
+        sent += 1;
+        assert!(c.len() <= 300);
+    }
+    let s = c.stats();
+    assert!(s.evicted > 0 && s.expired_idle > 0, "{s:?}");
+    c.drain(&mut out);
+    assert!(c.is_empty());
+    assert_eq!(out.iter().map(|f| f.packets).sum::<u64>(), sent);
+    assert_eq!(out.iter().map(|f| f.octets).sum::<u64>(), sent * 100);
+}

@@ -14,14 +14,12 @@ use crate::export::udp::UdpSink;
 use crate::export::{Exporter, Outgoing};
 use crate::flow::Flow;
 use crate::log::{self, Level};
-use crate::packet::{self, ParseError, linktype};
-use crate::source::pcap_file::{PcapError, PcapReader};
+use crate::packet::{self, ParseError, ParsedPacket, linktype};
+use crate::source::pcap_file::{PcapError, PcapSlice};
 use crate::time::Timestamp;
-use std::cell::Cell;
-use std::io::{BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::path::Path;
 use std::process::ExitCode;
-use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
@@ -78,27 +76,100 @@ extern "C" fn on_signal(_: libc::c_int) {
     STOP.store(true, Ordering::Relaxed);
 }
 
-/// Counts bytes read, for the progress line.
-struct Counting<R> {
-    inner: R,
-    n: Rc<Cell<u64>>,
+/// A read-only private mapping of a whole file, unmapped on drop.
+struct Mapping {
+    ptr: *mut libc::c_void,
+    len: usize,
+    /// Prefix already handed back by `release_before`.
+    released: usize,
 }
 
-impl<R: Read> Read for Counting<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let k = self.inner.read(buf)?;
-        self.n.set(self.n.get() + k as u64);
-        Ok(k)
+/// Granularity of handing read pages back (a multiple of any page size).
+const RELEASE_STEP: usize = 16 << 20;
+
+impl Mapping {
+    fn open(path: &Path) -> Result<Mapping, String> {
+        let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let len = file
+            .metadata()
+            .map_err(|e| format!("{}: {e}", path.display()))?
+            .len() as usize;
+        use std::os::fd::AsRawFd;
+        // SAFETY: mapping a file we opened read-only; the result is checked.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ,
+                libc::MAP_PRIVATE,
+                file.as_raw_fd(),
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(format!(
+                "{}: mmap: {}",
+                path.display(),
+                std::io::Error::last_os_error()
+            ));
+        }
+        // SAFETY: advice on the mapping just made.
+        unsafe {
+            libc::madvise(ptr, len, libc::MADV_SEQUENTIAL);
+        }
+        Ok(Mapping {
+            ptr,
+            len,
+            released: 0,
+        })
+    }
+
+    /// Drops the pages before `upto` from this process's memory (they stay
+    /// in the page cache): a replay's resident set is then its flow table,
+    /// not the whole capture.
+    fn release_before(&mut self, upto: usize) {
+        let end = upto.min(self.len) & !(RELEASE_STEP - 1);
+        if end > self.released {
+            // SAFETY: a page-aligned range of our own read-only private
+            // mapping that is not read again (a re-read would refault the
+            // same bytes from the file).
+            unsafe {
+                libc::madvise(
+                    (self.ptr as *mut u8).add(self.released) as *mut libc::c_void,
+                    end - self.released,
+                    libc::MADV_DONTNEED,
+                );
+            }
+            self.released = end;
+        }
+    }
+
+    /// The mapped bytes. 'static because the only holder, `Source::File`,
+    /// drops its reader (declared first) before the mapping. A file
+    /// truncated by someone else while mapped raises SIGBUS, as with any
+    /// mmap reader; captures being replayed are not being written.
+    fn bytes(&self) -> &'static [u8] {
+        // SAFETY: ptr/len describe a live PROT_READ mapping until drop.
+        unsafe { std::slice::from_raw_parts(self.ptr as *const u8, self.len) }
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        // SAFETY: unmapping exactly what mmap returned.
+        unsafe {
+            libc::munmap(self.ptr, self.len);
+        }
     }
 }
 
 enum Source {
     File {
-        reader: PcapReader<BufReader<Counting<std::fs::File>>>,
+        // Declared before `map`, so dropped before it.
+        reader: PcapSlice<'static>,
         #[cfg(feature = "pcap")]
         filter: Option<crate::source::live::Filter>,
-        read: Rc<Cell<u64>>,
-        size: u64,
+        map: Mapping,
     },
     #[cfg(feature = "pcap")]
     Pcap {
@@ -132,15 +203,9 @@ impl Source {
                     path.display()
                 ));
             }
-            let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-            let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-            let read = Rc::new(Cell::new(0));
-            let counting = Counting {
-                inner: file,
-                n: read.clone(),
-            };
-            let reader = PcapReader::new(BufReader::with_capacity(1 << 18, counting))
-                .map_err(|e| format!("{}: {e}", path.display()))?;
+            let map = Mapping::open(path)?;
+            let reader =
+                PcapSlice::new(map.bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
             let link = reader.link_type;
             #[cfg(feature = "pcap")]
             let filter = match filter {
@@ -156,8 +221,7 @@ impl Source {
                     reader,
                     #[cfg(feature = "pcap")]
                     filter,
-                    read,
-                    size,
+                    map,
                 },
                 link,
             ));
@@ -178,28 +242,34 @@ impl Source {
         Err(format!("{iface}: live capture needs the pcap feature"))
     }
 
-    fn next(&mut self, buf: &mut Vec<u8>) -> Result<Got, String> {
+    /// The next packet: its time and bytes (a slice of the mapped file, or
+    /// of `buf` for libpcap).
+    #[cfg_attr(not(feature = "pcap"), allow(unused_variables, clippy::ptr_arg))]
+    fn next<'b>(&'b mut self, buf: &'b mut Vec<u8>) -> Result<(Got, &'b [u8]), String> {
         match self {
             Source::File {
                 reader,
                 #[cfg(feature = "pcap")]
                 filter,
-                ..
-            } =>
-            {
+                map,
+            } => {
+                let pos = reader.position();
+                if pos >= map.released + 2 * RELEASE_STEP {
+                    map.release_before(pos - RELEASE_STEP);
+                }
                 #[cfg_attr(not(feature = "pcap"), allow(clippy::never_loop))]
                 loop {
-                    match reader.next_packet(buf) {
-                        Ok(Some(meta)) => {
+                    match reader.next_packet() {
+                        Ok(Some((meta, data))) => {
                             #[cfg(feature = "pcap")]
                             if let Some(f) = filter {
-                                if !f.matches(buf) {
+                                if !f.matches(data) {
                                     continue;
                                 }
                             }
-                            return Ok(Got::Packet(meta.ts));
+                            return Ok((Got::Packet(meta.ts), data));
                         }
-                        Ok(None) => return Ok(Got::Eof),
+                        Ok(None) => return Ok((Got::Eof, &[])),
                         Err(e @ (PcapError::Truncated | PcapError::BadRecord { .. })) => {
                             log::log(Level::Warning, &format!("{e}; stopped there"));
                             return Err(String::new());
@@ -210,9 +280,9 @@ impl Source {
             }
             #[cfg(feature = "pcap")]
             Source::Pcap { src, .. } => Ok(match src.next(buf)? {
-                crate::source::live::Next::Packet(t) => Got::Packet(t),
-                crate::source::live::Next::Idle => Got::Idle,
-                crate::source::live::Next::Eof => Got::Eof,
+                crate::source::live::Next::Packet(t) => (Got::Packet(t), &buf[..]),
+                crate::source::live::Next::Idle => (Got::Idle, &[]),
+                crate::source::live::Next::Eof => (Got::Eof, &[]),
             }),
         }
     }
@@ -227,10 +297,31 @@ impl Source {
 
     fn progress(&self) -> Option<(u64, u64)> {
         match self {
-            Source::File { read, size, .. } => Some((read.get(), *size)),
+            Source::File { reader, map, .. } => Some((reader.position() as u64, map.len as u64)),
             #[cfg(feature = "pcap")]
             Source::Pcap { .. } => None,
         }
+    }
+}
+
+/// Accounts a batch of parsed packets in order, expiring what is due
+/// before each packet can join it; the clock never runs backwards on
+/// out-of-order timestamps.
+fn process(
+    batch: &mut Vec<(Timestamp, ParsedPacket, u32)>,
+    cache: &mut FlowCache,
+    clock: &mut Timestamp,
+    flows: &mut Vec<Flow>,
+) {
+    for (_, _, tag) in batch.iter() {
+        cache.prefetch_entry(*tag);
+    }
+    for (ts, p, _) in batch.drain(..) {
+        *clock = (*clock).max(ts);
+        if cache.next_deadline().is_some_and(|d| d <= *clock) {
+            cache.poll(*clock, flows);
+        }
+        cache.packet(&p, ts, flows);
     }
 }
 
@@ -290,6 +381,11 @@ pub fn run(cfg: Config) -> Result<ExitCode, String> {
     let mut clock = Timestamp::ZERO;
     let mut status = ExitCode::SUCCESS;
     let dump = cfg.dump;
+    // Files are read in batches of parsed packets whose table slots and
+    // entries are prefetched before the packets are accounted, one by one
+    // and in order; a live capture accounts each packet as it comes.
+    let batch_size = if live { 1 } else { 32 };
+    let mut batch: Vec<(Timestamp, ParsedPacket, u32)> = Vec::with_capacity(batch_size);
     let emit = |flows: &mut Vec<Flow>,
                 exporter: &mut Exporter,
                 sink: &mut UdpSink,
@@ -315,7 +411,7 @@ pub fn run(cfg: Config) -> Result<ExitCode, String> {
         if STOP.load(Ordering::Relaxed) {
             break;
         }
-        let got = match src.next(&mut buf) {
+        let (got, frame) = match src.next(&mut buf) {
             Ok(g) => g,
             Err(e) if e.is_empty() => {
                 status = ExitCode::from(2);
@@ -326,6 +422,7 @@ pub fn run(cfg: Config) -> Result<ExitCode, String> {
         let ts = match got {
             Got::Eof => break,
             Got::Idle => {
+                process(&mut batch, &mut cache, &mut clock, &mut flows);
                 // A quiet link: the wall clock moves flows along.
                 clock = clock.max(Timestamp::now());
                 cache.poll(clock, &mut flows);
@@ -335,20 +432,20 @@ pub fn run(cfg: Config) -> Result<ExitCode, String> {
             Got::Packet(ts) => ts,
         };
         n.frames += 1;
-        // The clock never runs backwards on out-of-order timestamps.
-        clock = clock.max(ts);
-        // Expire what is due before this packet can join it.
-        if cache.next_deadline().is_some_and(|d| d <= clock) {
-            cache.poll(clock, &mut flows);
-        }
-        match packet::parse(link, &buf) {
-            Ok(p) => cache.packet(&p, ts, &mut flows),
+        match packet::parse(link, frame) {
+            Ok(p) => {
+                let tag = cache.prefetch_slot(&p);
+                batch.push((ts, p, tag));
+            }
             Err(ParseError::Truncated) => n.truncated += 1,
             Err(ParseError::NotIp) => n.not_ip += 1,
             Err(ParseError::BadIp | ParseError::UnsupportedLink(_)) => n.bad_ip += 1,
         }
-        if !flows.is_empty() || exporter.next_deadline().is_some_and(|d| d <= clock) {
-            emit(&mut flows, &mut exporter, &mut sink, &mut out, clock);
+        if batch.len() >= batch_size {
+            process(&mut batch, &mut cache, &mut clock, &mut flows);
+            if !flows.is_empty() || exporter.next_deadline().is_some_and(|d| d <= clock) {
+                emit(&mut flows, &mut exporter, &mut sink, &mut out, clock);
+            }
         }
         if tty && n.frames & 0xffff == 0 {
             let now = Instant::now();
@@ -365,6 +462,7 @@ pub fn run(cfg: Config) -> Result<ExitCode, String> {
             }
         }
     }
+    process(&mut batch, &mut cache, &mut clock, &mut flows);
     if tty && last_progress != started {
         eprintln!();
     }
