@@ -445,12 +445,156 @@ fn tag_of(key: &Key) -> u32 {
     (h.finish() >> 32) as u32
 }
 
+/// Seconds a timer wheel turn spans; deadlines further out wait in a heap.
+const WHEEL: u64 = 4096;
+
+/// Expiry deadlines: a wheel of one-second buckets (pushes are appends,
+/// due entries are whole buckets), with a heap for the rare deadline more
+/// than [`WHEEL`] seconds ahead. Entries are `(at µs, slab index,
+/// generation)` and may be stale; the cache checks them when they fall due.
+struct Wheel {
+    buckets: Vec<Vec<(u64, u32, u32)>>,
+    far: BinaryHeap<Reverse<(u64, u32, u32)>>,
+    /// Second of the first bucket not yet emptied.
+    cursor: u64,
+    near: usize,
+    /// Lower bound of the earliest entry (µs); `u64::MAX` when empty.
+    min: u64,
+}
+
+impl Wheel {
+    fn new() -> Self {
+        Wheel {
+            buckets: (0..WHEEL).map(|_| Vec::new()).collect(),
+            far: BinaryHeap::new(),
+            cursor: 0,
+            near: 0,
+            min: u64::MAX,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.near == 0 && self.far.is_empty()
+    }
+
+    /// Adds an entry due at `at`, pushed at time `now` (the wheel's cursor
+    /// never passes `now`, so an earlier entry still lands in time).
+    fn push(&mut self, at: u64, idx: u32, generation: u32, now: u64) {
+        let sec = at / 1_000_000;
+        if self.is_empty() {
+            self.cursor = now / 1_000_000;
+        }
+        let sec = sec.max(self.cursor);
+        if sec >= self.cursor + WHEEL {
+            self.far.push(Reverse((at, idx, generation)));
+        } else {
+            self.buckets[(sec % WHEEL) as usize].push((at, idx, generation));
+            self.near += 1;
+        }
+        self.min = self.min.min(at);
+    }
+
+    fn refill(&mut self) {
+        while let Some(&Reverse((at, i, g))) = self.far.peek() {
+            let sec = (at / 1_000_000).max(self.cursor);
+            if sec >= self.cursor + WHEEL {
+                break;
+            }
+            self.far.pop();
+            self.buckets[(sec % WHEEL) as usize].push((at, i, g));
+            self.near += 1;
+        }
+    }
+
+    /// Moves every entry due at `now` into `due`.
+    fn pop_due(&mut self, now: u64, due: &mut Vec<(u64, u32, u32)>) {
+        if now < self.min {
+            return;
+        }
+        let now_sec = now / 1_000_000;
+        loop {
+            if self.near == 0 {
+                match self.far.peek() {
+                    None => {
+                        self.min = u64::MAX;
+                        return;
+                    }
+                    Some(&Reverse((at, _, _))) => {
+                        if at > now {
+                            self.cursor = self.cursor.max(now_sec);
+                            self.refill();
+                            self.min = at;
+                            if self.near == 0 {
+                                return;
+                            }
+                            continue;
+                        }
+                        self.cursor = self.cursor.max(at / 1_000_000);
+                        self.refill();
+                        continue;
+                    }
+                }
+            }
+            if self.cursor > now_sec {
+                self.min = self.cursor * 1_000_000;
+                return;
+            }
+            if now_sec >= self.cursor + WHEEL {
+                // A jump past the whole wheel: everything in it is due.
+                for b in &mut self.buckets {
+                    due.append(b);
+                }
+                self.near = 0;
+                self.cursor = now_sec;
+                self.refill();
+                continue;
+            }
+            let b = (self.cursor % WHEEL) as usize;
+            let bucket = std::mem::take(&mut self.buckets[b]);
+            self.near -= bucket.len();
+            if self.cursor < now_sec {
+                // Every entry of an earlier second is due.
+                due.extend_from_slice(&bucket);
+                self.cursor += 1;
+                self.refill();
+                continue;
+            }
+            // The current second: some entries may still be ahead.
+            let mut keep = Vec::new();
+            let mut min = u64::MAX;
+            for e in bucket {
+                if e.0 <= now {
+                    due.push(e);
+                } else {
+                    min = min.min(e.0);
+                    keep.push(e);
+                }
+            }
+            self.near += keep.len();
+            self.buckets[b] = keep;
+            self.min = min.min(self.cursor.saturating_add(1).saturating_mul(1_000_000));
+            return;
+        }
+    }
+
+    fn clear(&mut self) {
+        for b in &mut self.buckets {
+            b.clear();
+        }
+        self.far.clear();
+        self.near = 0;
+        self.min = u64::MAX;
+    }
+}
+
 pub struct FlowCache {
     cfg: CacheConfig,
     index: Index,
     slab: Slab,
     /// Expiry deadlines, lazily rescheduled.
-    heap: BinaryHeap<Reverse<(u64, u32, u32)>>,
+    wheel: Wheel,
+    /// Scratch for due entries (kept to reuse its allocation).
+    due: Vec<(u64, u32, u32)>,
     /// Last-activity order for `max_flows` eviction, built the first time
     /// the bound is reached and lazily rescheduled (so tracking costs
     /// nothing per packet while the table has room).
@@ -479,7 +623,8 @@ impl FlowCache {
                 used: 0,
                 free: Vec::new(),
             },
-            heap: BinaryHeap::with_capacity(cap),
+            wheel: Wheel::new(),
+            due: Vec::new(),
             lru: None,
             frags: FastMap::default(),
             stats: CacheStats::default(),
@@ -651,7 +796,7 @@ impl FlowCache {
         c.reason = reason;
         let g = c.generation;
         if earlier {
-            self.heap.push(Reverse((exp, idx, g)));
+            self.wheel.push(exp, idx, g, now);
         }
         if exp <= now {
             self.expire(idx, out);
@@ -692,27 +837,32 @@ impl FlowCache {
     /// Expires every conversation whose deadline is at or before `now`.
     pub fn poll(&mut self, now: Timestamp, out: &mut Vec<Flow>) {
         let now = now.as_micros();
-        while let Some(&Reverse((at, idx, generation))) = self.heap.peek() {
-            if at > now {
-                break;
-            }
-            self.heap.pop();
+        if now < self.wheel.min {
+            return;
+        }
+        let mut due = std::mem::take(&mut self.due);
+        self.wheel.pop_due(now, &mut due);
+        for &(_, idx, _) in &due {
+            prefetch(self.slab.get(idx) as *const Conv);
+        }
+        for (_, idx, generation) in due.drain(..) {
             let c = self.slab.get(idx);
             if !c.live || c.generation != generation {
                 continue;
             }
             if c.expires > now {
                 let e = c.expires;
-                self.heap.push(Reverse((e, idx, generation)));
+                self.wheel.push(e, idx, generation, now);
                 continue;
             }
             self.expire(idx, out);
         }
+        self.due = due;
     }
 
     /// The earliest instant [`Self::poll`] may have work (a lower bound).
     pub fn next_deadline(&self) -> Option<Timestamp> {
-        self.heap.peek().map(|Reverse((t, _, _))| Timestamp(*t))
+        (!self.wheel.is_empty()).then_some(Timestamp(self.wheel.min))
     }
 
     /// Exports everything (shutdown, end of file), least recently active
@@ -727,7 +877,7 @@ impl FlowCache {
             self.slab.get_mut(i).reason = EndReason::ForcedEnd;
             self.expire(i, out);
         }
-        self.heap.clear();
+        self.wheel.clear();
         self.lru = None;
         self.frags.clear();
     }

@@ -244,3 +244,31 @@ fn churn_keeps_every_packet_accounted_and_the_index_consistent() {
     assert_eq!(out.iter().map(|f| f.packets).sum::<u64>(), sent);
     assert_eq!(out.iter().map(|f| f.octets).sum::<u64>(), sent * 100);
 }
+
+#[test]
+fn deadlines_beyond_the_wheel_and_clock_jumps_expire_on_time() {
+    let mut cfg = exact();
+    cfg.timeouts.general = 10_000; // beyond one wheel turn (4096 s)
+    let mut c = FlowCache::new(cfg);
+    let mut out = Vec::new();
+    c.packet(&pkt(A, B, 47, 0, 0, 0, 100), at(0), &mut out);
+    c.packet(&pkt(A, B, 17, 1, 1, 0, 100), at(1), &mut out); // udp: 301
+    c.poll(at(300), &mut out);
+    assert!(out.is_empty());
+    c.poll(at(301), &mut out);
+    assert_eq!(out.len(), 1);
+    c.poll(at(9_999), &mut out);
+    assert_eq!(out.len(), 1);
+    assert_eq!(c.next_deadline(), Some(at(10_000)));
+    c.poll(at(10_000), &mut out);
+    assert_eq!(out.len(), 2);
+    assert_eq!(out[1].protocol, 47);
+    // A day-long gap in the capture: everything due goes at once.
+    for p in 0..100u16 {
+        c.packet(&pkt(A, B, 17, p, 9, 0, 10), at(20_000), &mut out);
+    }
+    c.poll(at(20_000 + 86_400), &mut out);
+    assert_eq!(out.len(), 102);
+    assert!(c.is_empty());
+    assert_eq!(c.next_deadline(), None);
+}
