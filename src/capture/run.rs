@@ -85,7 +85,7 @@ struct Mapping {
 }
 
 /// Granularity of handing read pages back (a multiple of any page size).
-const RELEASE_STEP: usize = 16 << 20;
+const RELEASE_STEP: usize = 4 << 20;
 
 impl Mapping {
     fn open(path: &Path) -> Result<Mapping, String> {
