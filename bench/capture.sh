@@ -19,8 +19,13 @@ if [ ! -s "$PCAP" ]; then
 	echo "generating $PCAP ..."
 	./target/release/examples/capgen "$PCAP" > "$PCAP.info"
 fi
-PKTS=$(tshark -r "$PCAP" -T fields -e frame.number 2>/dev/null | tail -1 || true)
-[ -s "$PCAP.info" ] && PKTS=$(awk '{print $2}' "$PCAP.info")
+if [ -s "$PCAP.info" ]; then
+	PKTS=$(awk '{print $2}' "$PCAP.info")
+else
+	# A capture given on the command line: count its packets once.
+	PKTS=$(capinfos -M -c "$PCAP" 2>/dev/null | awk '/Number of packets/ {print $NF}')
+	echo "packets $PKTS" > "$PCAP.info"
+fi
 echo "capture: $PCAP, $PKTS packets, $(du -h "$PCAP" | cut -f1)"
 
 WORK=$(mktemp -d /tmp/stateflowd-bench.XXXXXX)
