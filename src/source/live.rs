@@ -2,9 +2,10 @@
 //! BPF filters for packets read by our own pcap reader.
 //!
 //! Thin on purpose: it yields `(timestamp, bytes)` and nothing else; all
-//! parsing happens in [`crate::packet`]. Live captures use immediate mode
-//! and a one-second read timeout so the caller regains control to expire
-//! flows on a quiet link.
+//! parsing happens in [`crate::packet`]. Live captures run in immediate
+//! mode, non-blocking, and wait in `poll(2)` for at most a second, so the
+//! caller regains control to expire flows on a quiet link and to stop on a
+//! signal (libpcap's own read timeout does not fire on a silent Linux link).
 
 use crate::time::Timestamp;
 use pcap::{Activated, Capture, Linktype};
@@ -22,6 +23,9 @@ pub enum Next {
 pub struct LibpcapSource {
     cap: Capture<dyn Activated>,
     link: u32,
+    /// Live captures: the descriptor we wait on (the capture is
+    /// non-blocking).
+    fd: Option<std::os::fd::RawFd>,
 }
 
 impl LibpcapSource {
@@ -39,8 +43,13 @@ impl LibpcapSource {
             .immediate_mode(true)
             .timeout(1000)
             .open()
+            .and_then(|c| c.setnonblock())
             .map_err(|e| format!("{iface}: {e}"))?;
-        Self::finish(cap.into(), filter, iface)
+        use std::os::fd::AsRawFd;
+        let fd = cap.as_raw_fd();
+        let mut s = Self::finish(cap.into(), filter, iface)?;
+        s.fd = Some(fd);
+        Ok(s)
     }
 
     /// Opens a capture file with libpcap (classic pcap or pcapng).
@@ -59,7 +68,11 @@ impl LibpcapSource {
                 .map_err(|e| format!("{what}: filter '{f}': {e}"))?;
         }
         let link = cap.get_datalink().0 as u32;
-        Ok(LibpcapSource { cap, link })
+        Ok(LibpcapSource {
+            cap,
+            link,
+            fd: None,
+        })
     }
 
     pub fn link_type(&self) -> u32 {
@@ -68,6 +81,23 @@ impl LibpcapSource {
 
     /// Reads the next packet into `buf`.
     pub fn next(&mut self, buf: &mut Vec<u8>) -> Result<Next, String> {
+        if let Some(fd) = self.fd {
+            // Linux's TPACKET_V3 read timeout only runs once a packet has
+            // arrived, so a quiet link would block forever: wait ourselves.
+            let mut pfd = libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd for the duration of the call.
+            let n = unsafe { libc::poll(&mut pfd, 1, 1000) };
+            if n == 0
+                || (n < 0
+                    && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted)
+            {
+                return Ok(Next::Idle);
+            }
+        }
         match self.cap.next_packet() {
             Ok(p) => {
                 buf.clear();
