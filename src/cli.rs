@@ -3,6 +3,7 @@
 //! Options follow pfflowd and softflowd where they overlap (`-i`, `-r`,
 //! `-n`, `-v`, `-d`, `-D`); everything has a long form.
 
+use crate::capture::Timeouts;
 use crate::export::{
     CollectorMode, CollectorSpec, DEFAULT_TEMPLATE_REFRESH_PACKETS, DEFAULT_TEMPLATE_REFRESH_SECS,
     EncoderConfig, Format,
@@ -322,6 +323,120 @@ pub fn command() -> Command {
                 .default_value("daemon")
                 .help("Syslog facility when running as a daemon"),
         )
+        .next_help_heading("Capture mode (flows from raw packets, like softflowd)")
+        .arg(
+            Arg::new("mode")
+                .long("mode")
+                .value_name("MODE")
+                .value_parser(["auto", "pfsync", "capture"])
+                .default_value("auto")
+                .help(
+                    "pfsync: read pfsync messages; capture: track flows from packets. \
+                     auto: capture for a BPF filter or a link type pfsync never uses \
+                     (pflog, pcapng files), else pfsync",
+                ),
+        )
+        .arg(
+            Arg::new("capture")
+                .long("capture")
+                .action(ArgAction::SetTrue)
+                .conflicts_with("mode")
+                .help("Same as --mode capture"),
+        )
+        .arg(
+            Arg::new("timeout")
+                .short('t')
+                .long("timeout")
+                .value_name("NAME=TIME")
+                .action(ArgAction::Append)
+                .help(
+                    "Capture timeout (softflowd names): tcp, tcp.rst, tcp.fin, udp, icmp, \
+                     general, maxlife, expint; TIME like 300, 10m, 1h30m",
+                ),
+        )
+        .arg(
+            Arg::new("max-flows")
+                .short('m')
+                .long("max-flows")
+                .value_name("N")
+                .value_parser(value_parser!(usize))
+                .default_value("8192")
+                .help("Most conversations tracked; the least recently active is exported early beyond it"),
+        )
+        .arg(
+            Arg::new("track-vlan")
+                .long("track-vlan")
+                .action(ArgAction::SetTrue)
+                .help("Keep flows on different VLANs apart"),
+        )
+        .arg(
+            Arg::new("flow-ifindex")
+                .long("flow-ifindex")
+                .value_name("N")
+                .value_parser(value_parser!(u32))
+                .default_value("0")
+                .help("ifIndex written as input and output interface of captured flows"),
+        )
+        .arg(
+            Arg::new("no-promisc")
+                .short('N')
+                .long("no-promisc")
+                .action(ArgAction::SetTrue)
+                .help("Do not put the capture interface in promiscuous mode"),
+        )
+        .arg(
+            Arg::new("snaplen")
+                .long("snaplen")
+                .value_name("BYTES")
+                .value_parser(value_parser!(i32).range(64..=262_144))
+                .default_value("256")
+                .help("Bytes captured per packet on a live interface"),
+        )
+        .next_help_heading(None::<&str>)
+        .arg(
+            Arg::new("filter")
+                .value_name("FILTER")
+                .num_args(0..)
+                .trailing_var_arg(true)
+                .help("BPF filter expression (capture mode only)"),
+        )
+}
+
+/// Which source of flows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Mode {
+    /// Decide from the input (see `--mode`).
+    #[default]
+    Auto,
+    Pfsync,
+    Capture,
+}
+
+/// Capture-mode settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CaptureOptions {
+    pub timeouts: Timeouts,
+    pub max_flows: usize,
+    pub track_vlan: bool,
+    pub ifindex: u32,
+    pub promisc: bool,
+    pub snaplen: i32,
+    /// BPF expression, words joined by spaces.
+    pub filter: Option<String>,
+}
+
+impl Default for CaptureOptions {
+    fn default() -> Self {
+        CaptureOptions {
+            timeouts: Timeouts::default(),
+            max_flows: 8192,
+            track_vlan: false,
+            ifindex: 0,
+            promisc: true,
+            snaplen: 256,
+            filter: None,
+        }
+    }
 }
 
 /// Default pidfile for live sources.
@@ -359,6 +474,8 @@ pub struct Config {
     pub source: Option<std::net::IpAddr>,
     /// `--decode FILE`: print an export capture instead of running.
     pub decode: Option<PathBuf>,
+    pub mode: Mode,
+    pub capture: CaptureOptions,
 }
 
 impl Config {
@@ -513,7 +630,53 @@ pub fn config_from(m: &ArgMatches) -> Result<Config, String> {
         None if live => Some(PathBuf::from(DEFAULT_PIDFILE)),
         None => None,
     };
+    let words: Vec<&str> = m
+        .get_many::<String>("filter")
+        .into_iter()
+        .flatten()
+        .map(String::as_str)
+        .collect();
+    let filter = (!words.is_empty()).then(|| words.join(" "));
+    let mut source_mode = match m.get_one::<String>("mode").map(String::as_str) {
+        _ if m.get_flag("capture") => Mode::Capture,
+        Some("pfsync") => Mode::Pfsync,
+        Some("capture") => Mode::Capture,
+        _ => Mode::Auto,
+    };
+    if filter.is_some() {
+        match source_mode {
+            Mode::Pfsync => {
+                return Err("a BPF filter works in capture mode only (--mode capture)".into());
+            }
+            // pfsync mode takes no filter, so a filter is unambiguous.
+            Mode::Auto => source_mode = Mode::Capture,
+            Mode::Capture => {}
+        }
+    }
+    let mut timeouts = Timeouts::default();
+    let mut any_timeout = false;
+    for t in m.get_many::<String>("timeout").into_iter().flatten() {
+        timeouts.set(t).map_err(|e| format!("-t: {e}"))?;
+        any_timeout = true;
+    }
+    if any_timeout && source_mode == Mode::Pfsync {
+        return Err("-t timeouts apply to capture mode only".into());
+    }
+    let capture = CaptureOptions {
+        timeouts,
+        max_flows: *m.get_one::<usize>("max-flows").unwrap_or(&8192),
+        track_vlan: m.get_flag("track-vlan"),
+        ifindex: *m.get_one::<u32>("flow-ifindex").unwrap_or(&0),
+        promisc: !m.get_flag("no-promisc"),
+        snaplen: *m.get_one::<i32>("snaplen").unwrap_or(&256),
+        filter,
+    };
+    if capture.max_flows == 0 {
+        return Err("--max-flows must be at least 1".into());
+    }
     Ok(Config {
+        mode: source_mode,
+        capture,
         read,
         interface,
         collectors,
@@ -624,6 +787,42 @@ mod tests {
         let c = config_from(&m).unwrap();
         assert_eq!(c.collectors.len(), 1);
         assert_eq!(c.encoder.engine_id, 9);
+        assert_eq!(c.mode, Mode::Auto);
+        assert_eq!(c.capture.timeouts, Timeouts::default());
+        assert_eq!(c.capture.max_flows, 8192);
+    }
+
+    #[test]
+    fn capture_options_filter_and_mode() {
+        let get = |args: &[&str]| {
+            let mut v = vec!["stateflowd", "-r", "x", "-n", "127.0.0.1:2055"];
+            v.extend_from_slice(args);
+            config_from(&command().try_get_matches_from(v).unwrap())
+        };
+        let c = get(&["--capture", "-t", "udp=1m", "-t", "maxlife=0", "-m", "100"]).unwrap();
+        assert_eq!(c.mode, Mode::Capture);
+        assert_eq!(
+            (c.capture.timeouts.udp, c.capture.timeouts.maxlife),
+            (60, 0)
+        );
+        assert_eq!(c.capture.max_flows, 100);
+        assert_eq!(c.capture.filter, None);
+        // A trailing filter implies capture mode and keeps its words.
+        let c = get(&["tcp", "and", "port", "80"]).unwrap();
+        assert_eq!(c.mode, Mode::Capture);
+        assert_eq!(c.capture.filter.as_deref(), Some("tcp and port 80"));
+        assert!(
+            get(&["--mode", "pfsync", "udp"])
+                .unwrap_err()
+                .contains("capture mode only")
+        );
+        assert!(
+            get(&["-t", "nope=1"])
+                .unwrap_err()
+                .contains("unknown timeout")
+        );
+        assert!(get(&["--mode", "pfsync", "-t", "udp=1"]).is_err());
+        assert_eq!(get(&["--mode", "pfsync"]).unwrap().mode, Mode::Pfsync);
     }
 
     #[test]

@@ -13,7 +13,9 @@
 //!
 //! | module | holds |
 //! | --- | --- |
-//! | [`source`] | packet sources: pcap files, the sync link's raw socket (I/O adapters) |
+//! | [`source`] | packet sources: pcap files, libpcap live capture, the sync link's raw socket (I/O adapters) |
+//! | [`packet`] | capture mode: link layer → IP → transport parsing |
+//! | [`capture`] | capture mode: flow cache (softflowd semantics) and its driver |
 //! | [`pfsync::carrier`] | unwrapping link layers/IPv4 down to the pfsync frame |
 //! | [`pfsync`] | pfsync frame and message decoding (and [`pfsync::encode`]) |
 //! | [`state`] | the state table (`StateTable`) and state → flow conversion |
@@ -36,6 +38,7 @@
 //! Decoders never panic and never size an allocation from an unchecked
 //! count; state machines never read the clock. See each module's docs.
 
+pub mod capture;
 pub mod cli;
 pub mod daemon;
 pub mod export;
@@ -43,6 +46,7 @@ pub mod flow;
 pub mod ifindex;
 pub mod log;
 pub mod netflow;
+pub mod packet;
 pub mod pfsync;
 pub mod pipeline;
 pub mod refresh;

@@ -21,6 +21,15 @@ fn main() -> ExitCode {
             return ExitCode::from(64);
         }
     };
+    if stateflowd::capture::run::wants_capture(&cfg) {
+        return match stateflowd::capture::run::run(cfg) {
+            Ok(code) => code,
+            Err(e) => {
+                stateflowd::log::log(stateflowd::log::Level::Error, &e);
+                ExitCode::from(1)
+            }
+        };
+    }
     match stateflowd::daemon::run::run(cfg) {
         Ok(code) => code,
         Err(e) => {

@@ -276,3 +276,121 @@ mod tests {
         ));
     }
 }
+
+/// A classic pcap file held in memory (or mapped): records are handed out
+/// as slices of it, without copying. Same checks as [`PcapReader`].
+pub struct PcapSlice<'a> {
+    data: &'a [u8],
+    pos: usize,
+    swapped: bool,
+    nanos: bool,
+    pub link_type: u32,
+}
+
+impl<'a> PcapSlice<'a> {
+    pub fn new(data: &'a [u8]) -> Result<Self, PcapError> {
+        if data.len() < 24 {
+            return Err(if data.len() < 4 {
+                PcapError::NotPcap(0)
+            } else {
+                PcapError::Truncated
+            });
+        }
+        let le = u32::from_le_bytes([data[0], data[1], data[2], data[3]]);
+        let (swapped, nanos) = match le {
+            MAGIC_US => (false, false),
+            MAGIC_NS => (false, true),
+            m if m.swap_bytes() == MAGIC_US => (true, false),
+            m if m.swap_bytes() == MAGIC_NS => (true, true),
+            PCAPNG_MAGIC => return Err(PcapError::Pcapng),
+            m => return Err(PcapError::NotPcap(m)),
+        };
+        let lt = u32::from_le_bytes([data[20], data[21], data[22], data[23]]);
+        let lt = if swapped { lt.swap_bytes() } else { lt };
+        Ok(PcapSlice {
+            data,
+            pos: 24,
+            swapped,
+            nanos,
+            link_type: lt & 0xffff,
+        })
+    }
+
+    /// Bytes consumed so far.
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
+    /// The next record, `Ok(None)` at a clean end.
+    #[inline]
+    pub fn next_packet(&mut self) -> Result<Option<(PacketMeta, &'a [u8])>, PcapError> {
+        let rest = &self.data[self.pos.min(self.data.len())..];
+        if rest.is_empty() {
+            return Ok(None);
+        }
+        if rest.len() < 16 {
+            return Err(PcapError::Truncated);
+        }
+        let rd = |o: usize| {
+            let v = u32::from_le_bytes([rest[o], rest[o + 1], rest[o + 2], rest[o + 3]]);
+            if self.swapped { v.swap_bytes() } else { v }
+        };
+        let (secs, frac, incl, orig) = (rd(0), rd(4), rd(8), rd(12));
+        if incl > MAX_RECORD {
+            return Err(PcapError::BadRecord { incl_len: incl });
+        }
+        let end = 16 + incl as usize;
+        if rest.len() < end {
+            return Err(PcapError::Truncated);
+        }
+        self.pos += end;
+        let micros = if self.nanos { frac / 1000 } else { frac };
+        Ok(Some((
+            PacketMeta {
+                ts: Timestamp::from_secs_micros(u64::from(secs), micros.min(999_999)),
+                orig_len: orig,
+            },
+            &rest[16..end],
+        )))
+    }
+}
+
+#[cfg(test)]
+mod slice_tests {
+    use super::*;
+
+    #[test]
+    fn slice_reader_matches_the_stream_reader_and_stops_on_damage() {
+        let mut w = PcapWriter::new(Vec::new(), 1).unwrap();
+        w.write_packet(Timestamp::from_secs_micros(10, 5), &[1, 2, 3])
+            .unwrap();
+        w.write_packet(Timestamp::from_secs_micros(11, 999_999), &[4; 60])
+            .unwrap();
+        let bytes = w.into_inner();
+        let mut s = PcapSlice::new(&bytes).unwrap();
+        assert_eq!(s.link_type, 1);
+        let (m, d) = s.next_packet().unwrap().unwrap();
+        assert_eq!(
+            (m.ts, d),
+            (Timestamp::from_secs_micros(10, 5), &[1u8, 2, 3][..])
+        );
+        let (m, d) = s.next_packet().unwrap().unwrap();
+        assert_eq!((m.ts.as_micros(), d.len()), (11_999_999, 60));
+        assert!(s.next_packet().unwrap().is_none());
+        assert_eq!(s.position(), bytes.len());
+        // Cut inside the second record: the first still reads, then Truncated.
+        let cut = &bytes[..bytes.len() - 1];
+        let mut s = PcapSlice::new(cut).unwrap();
+        assert!(s.next_packet().unwrap().is_some());
+        assert!(matches!(s.next_packet(), Err(PcapError::Truncated)));
+        // An impossible length is refused before anything is sized.
+        let mut bad = bytes.clone();
+        bad[24 + 8..24 + 12].copy_from_slice(&(MAX_RECORD + 1).to_le_bytes());
+        let mut s = PcapSlice::new(&bad).unwrap();
+        assert!(matches!(s.next_packet(), Err(PcapError::BadRecord { .. })));
+        assert!(matches!(
+            PcapSlice::new(&bytes[..3]),
+            Err(PcapError::NotPcap(0))
+        ));
+    }
+}

@@ -1,5 +1,6 @@
 pub mod harness;
 
+mod capture;
 mod cli_errors;
 mod dialects;
 mod docs;
