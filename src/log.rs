@@ -17,7 +17,7 @@
 use crate::time::Timestamp;
 use std::ffi::CString;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, Ordering};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
@@ -30,6 +30,7 @@ pub enum Level {
 
 static LEVEL: AtomicU8 = AtomicU8::new(Level::Notice as u8);
 static SYSLOG: AtomicBool = AtomicBool::new(false);
+static FACILITY: AtomicI32 = AtomicI32::new(libc::LOG_DAEMON);
 static IDENT: OnceLock<CString> = OnceLock::new();
 
 /// Syslog facilities by name, as syslog.conf(5) spells them.
@@ -51,11 +52,33 @@ pub fn facility_from_name(name: &str) -> Option<libc::c_int> {
 
 /// Sends further messages to syslog with `facility` instead of stderr.
 pub fn use_syslog(facility: libc::c_int) {
+    open_syslog(facility);
+    send_to_syslog();
+}
+
+/// Connects to syslog now (before a chroot hides `/dev/log`) without
+/// sending anything there yet.
+pub fn open_syslog(facility: libc::c_int) {
     let ident = IDENT.get_or_init(|| CString::new("stateflowd").unwrap_or_default());
+    FACILITY.store(facility, Ordering::Relaxed);
     // SAFETY: `ident` lives for the rest of the process (a static), as
     // openlog(3) requires.
     unsafe { libc::openlog(ident.as_ptr(), libc::LOG_PID | libc::LOG_NDELAY, facility) };
+}
+
+/// From now on, messages go to syslog (opened by [`open_syslog`]).
+pub fn send_to_syslog() {
     SYSLOG.store(true, Ordering::Relaxed);
+}
+
+/// SIGHUP: reconnects to syslog, for a syslogd that restarted (where the
+/// socket is still reachable: not from inside a chroot on Linux).
+pub fn reopen() {
+    if SYSLOG.load(Ordering::Relaxed) {
+        // SAFETY: plain libc calls; the ident string is static.
+        unsafe { libc::closelog() };
+        open_syslog(FACILITY.load(Ordering::Relaxed));
+    }
 }
 
 pub fn set_level(l: Level) {

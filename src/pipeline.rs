@@ -13,7 +13,9 @@ use crate::pfsync::carrier::{self, LinkType, NotPfsync};
 use crate::pfsync::{self, DecodeError, Message};
 use crate::refresh::Refresher;
 use crate::selection::Selection;
-use crate::state::{Completed, ConvertOptions, StateId, StateTable, TableConfig, flows_of};
+use crate::state::{
+    Completed, ConvertOptions, StateId, StateTable, TableConfig, Tracked, flows_of,
+};
 use crate::time::Timestamp;
 use std::collections::BTreeMap;
 
@@ -308,6 +310,24 @@ impl PfsyncPipeline {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
+    }
+
+    /// Puts back states read from a state file (see
+    /// [`crate::state::persist`]); states beyond the table's bound end at
+    /// once and are exported like any eviction. Returns how many were put
+    /// back.
+    pub fn restore(
+        &mut self,
+        states: &[(StateId, Tracked)],
+        now: Timestamp,
+        out: &mut Vec<Outgoing>,
+    ) -> u64 {
+        let before = self.table.stats().restored;
+        for (id, t) in states {
+            self.table.restore(*id, t, &mut self.completed);
+        }
+        self.export_completed(now, out);
+        self.table.stats().restored - before
     }
 
     /// Sends everything pending. With `end_states`, every tracked state is

@@ -11,6 +11,7 @@ use super::control::{self, Command, ControlSocket};
 use super::pidfile::Pidfile;
 use super::privdrop;
 use super::signals::Signals;
+use super::statefile::StateFile;
 use crate::cli::Config;
 use crate::export::Outgoing;
 use crate::export::udp::UdpSink;
@@ -19,6 +20,8 @@ use crate::pfsync::carrier::LinkType;
 use crate::pfsync::encode::V6FrameBuilder;
 use crate::pipeline::{IpPolicy, PfsyncPipeline, PipelineConfig};
 use crate::refresh::Refresher;
+#[cfg(feature = "pcap")]
+use crate::source::live::LibpcapSource;
 use crate::source::pcap_file::{PcapError, PcapReader};
 use crate::source::rawsock::RawSocket;
 use crate::state::{ConvertOptions, TableConfig};
@@ -41,6 +44,11 @@ struct Runtime {
     source_name: String,
     /// Frames the kernel dropped before we could read them.
     socket_overflow: u32,
+    /// Packets libpcap or the interface dropped (live libpcap sources).
+    capture_drops: u64,
+    /// Errors reading the source.
+    source_errors: u64,
+    state_file: Option<StateFile>,
     /// Per collector: told the operator that v5 cannot carry IPv6.
     warned_v6: Vec<bool>,
 }
@@ -130,6 +138,8 @@ impl Runtime {
             let _ = writeln!(o, "messages.{k}: {v}");
         }
         let _ = writeln!(o, "dropped.socket_overflow: {}", self.socket_overflow);
+        let _ = writeln!(o, "dropped.capture: {}", self.capture_drops);
+        let _ = writeln!(o, "errors.source: {}", self.source_errors);
         for (k, v) in &s.not_pfsync {
             let _ = writeln!(o, "dropped.{k}: {v}");
         }
@@ -245,6 +255,46 @@ impl Runtime {
         )
     }
 
+    /// Opens `--state-file` (before any chroot) and puts its states back.
+    fn open_state_file(&mut self, cfg: &Config, now: Timestamp) -> Result<(), String> {
+        let Some(path) = &cfg.state_file else {
+            return Ok(());
+        };
+        let sf = StateFile::open(path)?;
+        let states = sf.load();
+        let n = self.pipeline.restore(&states, now, &mut self.out);
+        if n > 0 {
+            log::log(
+                Level::Info,
+                &format!("{n} saved states put back in the table"),
+            );
+        }
+        self.send_all(now);
+        self.state_file = Some(sf);
+        Ok(())
+    }
+
+    /// Writes the state table to `--state-file`, if any; false when that
+    /// failed (already logged).
+    fn save_states(&self) -> bool {
+        let Some(sf) = &self.state_file else {
+            return true;
+        };
+        match sf.save(self.pipeline.table()) {
+            Ok(n) => {
+                log::log(
+                    Level::Notice,
+                    &format!("saved {n} live states to {}", sf.path().display()),
+                );
+                true
+            }
+            Err(e) => {
+                log::log(Level::Error, &e);
+                false
+            }
+        }
+    }
+
     fn dropped(&self) -> u64 {
         self.sink.collectors().iter().map(|c| c.stats.dropped).sum()
     }
@@ -285,6 +335,9 @@ fn build(cfg: &Config, source_name: String, now: Timestamp) -> Result<Runtime, S
         send_log: RateLimit::new(60),
         source_name,
         socket_overflow: 0,
+        capture_drops: 0,
+        source_errors: 0,
+        state_file: None,
         warned_v6: vec![false; cfg.collectors.len()],
     })
 }
@@ -297,14 +350,53 @@ pub fn run(cfg: Config) -> Result<ExitCode, String> {
     if let Some(path) = &cfg.decode {
         return decode(path);
     }
-    match (&cfg.read, &cfg.syncdev) {
-        (Some(path), _) => replay(&cfg, path.clone()),
-        (None, Some(dev)) => live_sync(&cfg, dev.clone()),
-        (None, None) => Err(format!(
-            "live capture on {} needs libpcap support, which this build lacks; use --syncdev on the sync link or -r FILE",
-            cfg.interface.as_deref().unwrap_or("?")
-        )),
+    if let Some(path) = &cfg.read {
+        return replay(&cfg, path.clone());
     }
+    let input = match (&cfg.syncdev, &cfg.interface) {
+        (Some(dev), _) => {
+            let sock = RawSocket::open_with_buffer(dev, cfg.syncpeer, cfg.rcvbuf)
+                .map_err(|e| format!("--syncdev {dev}: {e}"))?;
+            Input::Sync {
+                sock,
+                dev: dev.clone(),
+            }
+        }
+        (None, Some(iface)) => open_pcap(iface)?,
+        (None, None) => return Err("nothing to read".into()),
+    };
+    live(&cfg, input)
+}
+
+/// libpcap's largest snap length: no pfsync frame is ever cut short.
+#[cfg(feature = "pcap")]
+const LIVE_SNAPLEN: i32 = 262_144;
+
+#[cfg(feature = "pcap")]
+fn open_pcap(iface: &str) -> Result<Input, String> {
+    // pfsync0 needs no promiscuous mode; an Ethernet interface carrying the
+    // sync link does, unless something on the host joined 224.0.0.240.
+    let promisc = !iface.starts_with("pfsync");
+    let cap = LibpcapSource::live(iface, LIVE_SNAPLEN, promisc, None)?;
+    let link = LinkType(cap.link_type());
+    if !link.is_supported() {
+        return Err(format!(
+            "{iface}: link type {} carries no pfsync we can read",
+            link.0
+        ));
+    }
+    Ok(Input::Pcap {
+        cap,
+        link,
+        iface: iface.to_string(),
+    })
+}
+
+#[cfg(not(feature = "pcap"))]
+fn open_pcap(iface: &str) -> Result<Input, String> {
+    Err(format!(
+        "live capture on {iface} needs libpcap support, which this build lacks; use --syncdev on the sync link or -r FILE"
+    ))
 }
 
 fn replay(cfg: &Config, path: std::path::PathBuf) -> Result<ExitCode, String> {
@@ -320,6 +412,7 @@ fn replay(cfg: &Config, path: std::path::PathBuf) -> Result<ExitCode, String> {
         ));
     }
     let mut rt = build(cfg, path.display().to_string(), Timestamp::ZERO)?;
+    let mut state_file_read = cfg.state_file.is_none();
     let signals = Signals::install().map_err(|e| format!("signals: {e}"))?;
     let mut buf = Vec::with_capacity(65_536);
     let mut last_ts = Timestamp::ZERO;
@@ -332,6 +425,12 @@ fn replay(cfg: &Config, path: std::path::PathBuf) -> Result<ExitCode, String> {
                     rt.started = meta.ts;
                     // v9/IPFIX collectors learn the templates before data.
                     rt.announce(meta.ts);
+                }
+                if !state_file_read {
+                    // States saved by an earlier run, restored at the
+                    // capture's clock.
+                    rt.open_state_file(cfg, meta.ts)?;
+                    state_file_read = true;
                 }
                 last_ts = last_ts.max(meta.ts);
                 rt.packet(link, meta.ts, &buf);
@@ -369,30 +468,80 @@ fn replay(cfg: &Config, path: std::path::PathBuf) -> Result<ExitCode, String> {
         }
     }
     rt.log_collector_errors();
-    if rt.dropped() > 0 {
+    if !state_file_read {
+        // an empty capture: keep what was saved as it was
+        rt.open_state_file(cfg, last_ts)?;
+    }
+    if rt.dropped() > 0 || !rt.save_states() {
         status = ExitCode::from(EXIT_PARTIAL);
     }
     Ok(status)
 }
 
+/// Where a live daemon reads pfsync.
+enum Input {
+    /// The sync link: a raw IP socket (frames arrive without link header).
+    Sync { sock: RawSocket, dev: String },
+    /// An interface through libpcap: pfsync0, or one carrying the sync
+    /// link.
+    #[cfg(feature = "pcap")]
+    Pcap {
+        cap: LibpcapSource,
+        link: LinkType,
+        iface: String,
+    },
+}
+
+impl Input {
+    fn fd(&self) -> Option<std::os::fd::RawFd> {
+        match self {
+            Input::Sync { sock, .. } => Some(sock.fd()),
+            #[cfg(feature = "pcap")]
+            Input::Pcap { cap, .. } => cap.fd(),
+        }
+    }
+
+    fn describe(&self, cfg: &Config) -> String {
+        match self {
+            Input::Sync { dev, .. } => format!(
+                "sync link {dev} ({})",
+                match cfg.syncpeer {
+                    Some(p) => format!("unicast peer {p}"),
+                    None => "group 224.0.0.240".into(),
+                }
+            ),
+            #[cfg(feature = "pcap")]
+            Input::Pcap { iface, link, .. } => format!("{iface} (libpcap, link type {})", link.0),
+        }
+    }
+}
+
+/// Consecutive read errors after which the source is given up: the daemon
+/// exports what it has, saves its states and exits (status 1) for its
+/// supervisor to restart it.
+const MAX_SOURCE_ERRORS: u32 = 10;
+
 /// Everything a live daemon holds besides the runtime.
 struct Live {
     rt: Runtime,
-    sock: RawSocket,
+    input: Input,
     control: Option<ControlSocket>,
     signals: Signals,
     pidfile: Option<Pidfile>,
     recv_log: RateLimit,
+    /// Read errors since the last packet.
+    failing: u32,
+    /// After a read error the source is left alone until then.
+    resume_at: Timestamp,
 }
 
-fn live_sync(cfg: &Config, dev: String) -> Result<ExitCode, String> {
-    let sock = RawSocket::open_with_buffer(&dev, cfg.syncpeer, cfg.rcvbuf)
-        .map_err(|e| format!("--syncdev {dev}: {e}"))?;
+fn live(cfg: &Config, input: Input) -> Result<ExitCode, String> {
     let now = Timestamp::now();
-    let mut rt = build(cfg, format!("sync link {dev}"), now)?;
+    let mut rt = build(cfg, input.describe(cfg), now)?;
     if let Some(r) = cfg.refresh {
         rt.pipeline.set_refresher(Refresher::new(r));
     }
+    rt.open_state_file(cfg, now)?;
     let control = match &cfg.control {
         Some(p) => Some(ControlSocket::bind(p)?),
         None => None,
@@ -404,39 +553,60 @@ fn live_sync(cfg: &Config, dev: String) -> Result<ExitCode, String> {
     // Look the user up before daemonising, so a missing user is an error
     // on the terminal, not in syslog.
     let user = privdrop::lookup_user(&cfg.user)?;
+    // Opened now: there is no /dev/null inside the chroot.
+    let devnull = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+        .map_err(|e| format!("/dev/null: {e}"))?;
     if !cfg.foreground {
-        // SAFETY: daemon(3) forks; we hold no threads or locks yet.
-        if unsafe { libc::daemon(0, 0) } != 0 {
-            return Err(format!("daemon: {}", std::io::Error::last_os_error()));
-        }
-        log::use_syslog(cfg.syslog_facility);
+        // connected before the chroot hides /dev/log
+        log::open_syslog(cfg.syslog_facility);
     }
+    privdrop::drop_to(&user, cfg.chroot.as_deref())?;
+    if let Some(sf) = &rt.state_file {
+        // as the user we now are, while errors still reach the terminal
+        sf.check_writable()?;
+    }
+    if !cfg.foreground {
+        use std::os::fd::AsRawFd;
+        // SAFETY: daemon(3) forks; we hold no threads or locks yet. With
+        // noclose it leaves descriptors alone; ours point 0-2 at /dev/null.
+        unsafe {
+            if libc::daemon(0, 1) != 0 {
+                return Err(format!("daemon: {}", std::io::Error::last_os_error()));
+            }
+            for fd in 0..3 {
+                libc::dup2(devnull.as_raw_fd(), fd);
+            }
+        }
+        log::send_to_syslog();
+    }
+    drop(devnull);
     let mut pidfile = pidfile;
     if let Some(p) = pidfile.as_mut() {
         p.write_pid().map_err(|e| format!("pidfile: {e}"))?;
     }
-    privdrop::drop_to(&user, cfg.chroot.as_deref())?;
     privdrop::restrict(cfg.state_file.is_some())?;
     let signals = Signals::install().map_err(|e| format!("signals: {e}"))?;
     log::log(
         Level::Notice,
         &format!(
-            "listening for pfsync on {dev} ({}), exporting to {} collector(s), running as {}",
-            match cfg.syncpeer {
-                Some(p) => format!("unicast peer {p}"),
-                None => "group 224.0.0.240".into(),
-            },
+            "listening for pfsync on {}, exporting to {} collector(s), running as {}",
+            input.describe(cfg),
             cfg.collectors.len(),
             user.name
         ),
     );
     let mut live = Live {
         rt,
-        sock,
+        input,
         control,
         signals,
         pidfile,
         recv_log: RateLimit::new(60),
+        failing: 0,
+        resume_at: Timestamp::ZERO,
     };
     let code = live.run();
     if let Some(p) = live.pidfile.take() {
@@ -458,7 +628,13 @@ impl Live {
             for m in chunk {
                 b.push(m);
             }
-            if let Err(e) = self.sock.send(&b.finish()) {
+            let sock = match &self.input {
+                Input::Sync { sock, .. } => sock,
+                // requests need the sync link (the command line ensures it)
+                #[cfg(feature = "pcap")]
+                Input::Pcap { .. } => return,
+            };
+            if let Err(e) = sock.send(&b.finish()) {
                 if let Some(n) = self.recv_log.check(now) {
                     log::log(
                         Level::Warning,
@@ -469,8 +645,71 @@ impl Live {
         }
     }
 
+    /// Reads what the source holds, at most a bounded number of packets so
+    /// that signals and the control socket get their turn. False when the
+    /// source has failed too often to go on.
+    fn drain(&mut self, buf: &mut [u8], pbuf: &mut Vec<u8>) -> bool {
+        let now = Timestamp::now();
+        if now < self.resume_at {
+            return true;
+        }
+        for _ in 0..4096 {
+            let got: Result<bool, String> = match &mut self.input {
+                Input::Sync { sock, .. } => match sock.recv(buf) {
+                    Ok(Some(n)) => {
+                        let now = Timestamp::now();
+                        self.rt
+                            .packet(LinkType::RAW, now, buf.get(..n).unwrap_or_default());
+                        Ok(true)
+                    }
+                    Ok(None) => Ok(false),
+                    Err(e) => Err(e.to_string()),
+                },
+                #[cfg(feature = "pcap")]
+                Input::Pcap { cap, link, .. } => match cap.try_next(pbuf) {
+                    Ok(Some(ts)) => {
+                        self.rt.packet(*link, ts, pbuf);
+                        Ok(true)
+                    }
+                    Ok(None) => Ok(false),
+                    Err(e) => Err(e),
+                },
+            };
+            match got {
+                Ok(true) => self.failing = 0,
+                Ok(false) => break,
+                Err(e) => {
+                    self.rt.source_errors += 1;
+                    self.failing += 1;
+                    // Leave a failing source alone for a second rather
+                    // than spin on it.
+                    self.resume_at = now.saturating_add_micros(1_000_000);
+                    if let Some(n) = self.recv_log.check(now) {
+                        log::log(
+                            Level::Warning,
+                            &format!("reading pfsync: {e} (+{n} suppressed)"),
+                        );
+                    }
+                    break;
+                }
+            }
+        }
+        match &mut self.input {
+            Input::Sync { sock, .. } => self.rt.socket_overflow = sock.overflow_drops(),
+            #[cfg(feature = "pcap")]
+            Input::Pcap { cap, .. } => {
+                if let Some((_, dropped, if_dropped)) = cap.stats() {
+                    self.rt.capture_drops = u64::from(dropped) + u64::from(if_dropped);
+                }
+            }
+        }
+        let _ = pbuf;
+        self.failing < MAX_SOURCE_ERRORS
+    }
+
     fn run(&mut self) -> ExitCode {
         let mut buf = vec![0u8; 65_536];
+        let mut pbuf = Vec::with_capacity(65_536);
         self.rt.announce(Timestamp::now());
         self.send_requests(Timestamp::now());
         loop {
@@ -479,9 +718,15 @@ impl Live {
                 Some(d) => (d.micros_since(now) / 1000).clamp(0, 1000) as i32,
                 None => 1000,
             };
+            // A negative descriptor is skipped by poll: a failing source
+            // waits out its pause.
+            let source_fd = match self.input.fd() {
+                Some(fd) if now >= self.resume_at => fd,
+                _ => -1,
+            };
             let mut fds = vec![
                 libc::pollfd {
-                    fd: self.sock.fd(),
+                    fd: source_fd,
                     events: libc::POLLIN,
                     revents: 0,
                 },
@@ -501,27 +746,17 @@ impl Live {
             // SAFETY: poll over a live array of pollfd.
             unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
 
-            // Drain the socket (bounded, so signals and control get a turn).
-            for _ in 0..4096 {
-                match self.sock.recv(&mut buf) {
-                    Ok(Some(n)) => {
-                        let now = Timestamp::now();
-                        self.rt
-                            .packet(LinkType::RAW, now, buf.get(..n).unwrap_or_default());
-                    }
-                    Ok(None) => break,
-                    Err(e) => {
-                        if let Some(n) = self.recv_log.check(Timestamp::now()) {
-                            log::log(
-                                Level::Warning,
-                                &format!("receiving pfsync: {e} (+{n} suppressed)"),
-                            );
-                        }
-                        break;
-                    }
-                }
+            if !self.drain(&mut buf, &mut pbuf) {
+                log::log(
+                    Level::Error,
+                    &format!(
+                        "{}: {} read errors in a row; giving up so that the supervisor can restart us",
+                        self.rt.source_name, self.failing
+                    ),
+                );
+                let _ = self.shutdown(Timestamp::now());
+                return ExitCode::from(1);
             }
-            self.rt.socket_overflow = self.sock.overflow_drops();
             let now = Timestamp::now();
             self.rt.pipeline.poll(now, &mut self.rt.out);
             self.rt.send_all(now);
@@ -532,9 +767,10 @@ impl Live {
                 log::log(Level::Notice, &self.rt.statistics(now).replace('\n', "; "));
             }
             if sig.hangup {
+                log::reopen();
                 log::log(
                     Level::Notice,
-                    "SIGHUP: nothing to reload; logs reopen on their own",
+                    "SIGHUP: log reopened; the command line is all the configuration",
                 );
             }
             if sig.terminate {
@@ -582,7 +818,8 @@ impl Live {
         self.rt.send_all(now);
         log::log(Level::Notice, &self.rt.summary());
         self.rt.log_collector_errors();
-        if self.rt.dropped() > 0 {
+        let saved = self.rt.save_states();
+        if self.rt.dropped() > 0 || !saved {
             ExitCode::from(EXIT_PARTIAL)
         } else {
             ExitCode::SUCCESS

@@ -98,6 +98,23 @@ impl LibpcapSource {
                 return Ok(Next::Idle);
             }
         }
+        Ok(match self.try_next(buf)? {
+            Some(ts) => Next::Packet(ts),
+            // a live capture with nothing ready; a file at its end
+            None if self.fd.is_some() => Next::Idle,
+            None => Next::Eof,
+        })
+    }
+
+    /// The descriptor a caller with its own poll(2) loop waits on (live
+    /// captures only).
+    pub fn fd(&self) -> Option<std::os::fd::RawFd> {
+        self.fd
+    }
+
+    /// Reads one packet into `buf` if one is ready, without waiting (live
+    /// captures are non-blocking): `Ok(None)` when none is.
+    pub fn try_next(&mut self, buf: &mut Vec<u8>) -> Result<Option<Timestamp>, String> {
         match self.cap.next_packet() {
             Ok(p) => {
                 buf.clear();
@@ -105,10 +122,9 @@ impl LibpcapSource {
                 let tv = p.header.ts;
                 let secs = u64::try_from(tv.tv_sec).unwrap_or(0);
                 let us = u32::try_from(tv.tv_usec).unwrap_or(0).min(999_999);
-                Ok(Next::Packet(Timestamp::from_secs_micros(secs, us)))
+                Ok(Some(Timestamp::from_secs_micros(secs, us)))
             }
-            Err(pcap::Error::TimeoutExpired) => Ok(Next::Idle),
-            Err(pcap::Error::NoMorePackets) => Ok(Next::Eof),
+            Err(pcap::Error::TimeoutExpired | pcap::Error::NoMorePackets) => Ok(None),
             Err(e) => Err(e.to_string()),
         }
     }

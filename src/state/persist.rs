@@ -175,31 +175,10 @@ fn tmp_path(path: &Path) -> PathBuf {
 /// rename). Returns the number of states written.
 pub fn save(table: &StateTable, path: &Path) -> Result<usize, PersistError> {
     let tmp = tmp_path(path);
-    let result = (|| -> Result<usize, PersistError> {
-        let f = File::create(&tmp)?;
-        let mut w = BufWriter::with_capacity(1 << 16, f);
-        let mut sum = Fnv::new();
-        let mut header = [0u8; HEADER_LEN];
-        put(&mut header, 0, &MAGIC);
-        put(&mut header, 8, &VERSION.to_be_bytes());
-        put(&mut header, 12, &(RECORD_LEN as u32).to_be_bytes());
-        put(&mut header, 16, &(table.len() as u64).to_be_bytes());
-        sum.update(&header);
-        w.write_all(&header)?;
-        let mut n = 0usize;
-        for (id, t) in table.iter() {
-            let r = encode_record(id, &t);
-            sum.update(&r);
-            w.write_all(&r)?;
-            n += 1;
-        }
-        debug_assert_eq!(n, table.len());
-        w.write_all(&sum.0.to_be_bytes())?;
-        let f = w.into_inner().map_err(|e| e.into_error())?;
-        f.sync_all()?;
-        Ok(n)
-    })();
-    match result {
+    match File::create(&tmp)
+        .map_err(PersistError::from)
+        .and_then(|f| write_states(table, f))
+    {
         Ok(n) => {
             fs::rename(&tmp, path)?;
             // Make the rename itself durable; not all systems allow
@@ -216,6 +195,84 @@ pub fn save(table: &StateTable, path: &Path) -> Result<usize, PersistError> {
             Err(e)
         }
     }
+}
+
+/// [`save`] into `name` inside the open directory `dir`, for a daemon that
+/// opened the directory before it changed root (the path is unreachable
+/// afterwards): `name.tmp` is written and fsynced, renamed over `name`,
+/// and the directory fsynced, all relative to `dir`.
+pub fn save_at(
+    table: &StateTable,
+    dir: &File,
+    name: &std::ffi::OsStr,
+) -> Result<usize, PersistError> {
+    use std::ffi::CString;
+    use std::os::fd::{AsRawFd, FromRawFd};
+    use std::os::unix::ffi::OsStrExt;
+    let bad = || PersistError::Io(io::Error::from(io::ErrorKind::InvalidInput));
+    let final_c = CString::new(name.as_bytes()).map_err(|_| bad())?;
+    let mut tmp = name.as_bytes().to_vec();
+    tmp.extend_from_slice(b".tmp");
+    let tmp_c = CString::new(tmp).map_err(|_| bad())?;
+    let d = dir.as_raw_fd();
+    // SAFETY: valid directory descriptor and NUL-terminated names.
+    let fd = unsafe {
+        libc::openat(
+            d,
+            tmp_c.as_ptr(),
+            libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_CLOEXEC | libc::O_NOFOLLOW,
+            0o600 as libc::c_uint,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error().into());
+    }
+    // SAFETY: `fd` was just opened and is owned by nobody else.
+    let f = unsafe { File::from_raw_fd(fd) };
+    let unlink_tmp = || {
+        // SAFETY: as above.
+        unsafe { libc::unlinkat(d, tmp_c.as_ptr(), 0) };
+    };
+    let n = match write_states(table, f) {
+        Ok(n) => n,
+        Err(e) => {
+            unlink_tmp();
+            return Err(e);
+        }
+    };
+    // SAFETY: as above.
+    if unsafe { libc::renameat(d, tmp_c.as_ptr(), d, final_c.as_ptr()) } != 0 {
+        let e = io::Error::last_os_error();
+        unlink_tmp();
+        return Err(e.into());
+    }
+    let _ = dir.sync_all();
+    Ok(n)
+}
+
+/// The file's bytes, written to `f` and fsynced.
+fn write_states(table: &StateTable, f: File) -> Result<usize, PersistError> {
+    let mut w = BufWriter::with_capacity(1 << 16, f);
+    let mut sum = Fnv::new();
+    let mut header = [0u8; HEADER_LEN];
+    put(&mut header, 0, &MAGIC);
+    put(&mut header, 8, &VERSION.to_be_bytes());
+    put(&mut header, 12, &(RECORD_LEN as u32).to_be_bytes());
+    put(&mut header, 16, &(table.len() as u64).to_be_bytes());
+    sum.update(&header);
+    w.write_all(&header)?;
+    let mut n = 0usize;
+    for (id, t) in table.iter() {
+        let r = encode_record(id, &t);
+        sum.update(&r);
+        w.write_all(&r)?;
+        n += 1;
+    }
+    debug_assert_eq!(n, table.len());
+    w.write_all(&sum.0.to_be_bytes())?;
+    let f = w.into_inner().map_err(|e| e.into_error())?;
+    f.sync_all()?;
+    Ok(n)
 }
 
 /// Checks and decodes a state file's bytes.
