@@ -9,4 +9,5 @@ mod faults;
 mod hostile;
 mod netns;
 mod pfsync_to_nfcapd;
+mod restart;
 mod sanitizers;

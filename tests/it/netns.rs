@@ -157,20 +157,18 @@ struct Daemon {
 /// stateflowd in the monitor namespace, in the foreground (-d), dropping
 /// to `nobody` with a chroot.
 fn start_daemon(ns: &Netns, nf: &Nfcapd, extra: &[&str]) -> (Daemon, PathBuf) {
+    start_daemon_on(ns, nf, &["--syncdev", "sfdmon0"], extra)
+}
+
+/// [`start_daemon`] with another source (`-i sfdmon0`, say).
+fn start_daemon_on(ns: &Netns, nf: &Nfcapd, source: &[&str], extra: &[&str]) -> (Daemon, PathBuf) {
     let dir = TempDir::new("daemon");
     let sock = dir.path().join("ctl.sock").display().to_string();
     let chroot = dir.path().join("empty");
     let child = ns
         .exec(&ns.mon, bin())
-        .args([
-            "--syncdev",
-            "sfdmon0",
-            "-n",
-            &nf.addr(),
-            "-d",
-            "-u",
-            "nobody",
-        ])
+        .args(source)
+        .args(["-n", &nf.addr(), "-d", "-u", "nobody"])
         .arg("--chroot")
         .arg(&chroot)
         .args([
@@ -547,4 +545,147 @@ fn sigterm_during_a_flood_exports_everything_decoded() {
         .unwrap_or_else(|| panic!("no summary in {err}"));
     assert!(flows > 0, "{err}");
     assert_eq!(nf.stop_and_read().len() as u64, flows, "{err}");
+}
+
+/// `-i IFACE`: the same sync link read through libpcap (an Ethernet
+/// interface here; pfsync0 on a firewall), and a restart in the middle of
+/// the states' lives: the first daemon saves the three live states at
+/// SIGTERM, the second reads them back and resolves their compressed
+/// deletions into flows (without the file they would be unknown
+/// deletions, and no flows). Then a state file that cannot be written at exit
+/// (its directory removed) gives exit status 2 and says why.
+#[test]
+fn libpcap_source_and_a_restart_that_keeps_the_states() {
+    let Some(ns) = Netns::create() else { return };
+    let nf = Nfcapd::start_in(Some(&ns.mon), "127.0.0.1");
+    let dir = TempDir::new("statedir");
+    let sdir = dir.path().join("db");
+    std::fs::create_dir(&sdir).unwrap();
+    let nobody = stateflowd::daemon::privdrop::lookup_user("nobody").unwrap();
+    std::os::unix::fs::chown(&sdir, Some(nobody.uid), Some(nobody.gid)).unwrap();
+    let state = sdir.join("states").display().to_string();
+    let src = ["-i", "sfdmon0"];
+    let extra = ["-A", "--state-file", state.as_str()];
+
+    let (mut d1, _) = start_daemon_on(&ns, &nf, &src, &extra);
+    // three states inserted at once, updated in two rounds 1.5 s apart,
+    // held 2 s, then deleted
+    let peer = spawn_peer(
+        &ns,
+        &[
+            "--states",
+            "3",
+            "--rounds",
+            "2",
+            "--round-ms",
+            "1500",
+            "--hold-ms",
+            "2000",
+        ],
+    );
+    let sock = d1.sock.clone();
+    wait_for("the insertions", || {
+        stat(&ctl(&ns, &sock, "statistics"), "states.tracked") == 3
+    });
+    let stats = ctl(&ns, &sock, "statistics");
+    assert!(
+        stats.contains("source: sfdmon0 (libpcap, link type 1)"),
+        "{stats}"
+    );
+    assert!(terminate(&mut d1).success());
+    let saved = stateflowd::state::persist::load(std::path::Path::new(&state)).unwrap();
+    assert_eq!(saved.len(), 3);
+
+    let (mut d2, _) = start_daemon_on(&ns, &nf, &src, &extra);
+    let (finals, _) = finish_peer(peer);
+    assert_eq!(finals.len(), 3);
+    let sock = d2.sock.clone();
+    wait_for("the deletions", || {
+        stat(&ctl(&ns, &sock, "statistics"), "states.deleted") == 3
+    });
+    let stats = ctl(&ns, &sock, "statistics");
+    assert_eq!(stat(&stats, "states.restored"), 3, "{stats}");
+    assert_eq!(stat(&stats, "states.unknown_deletes"), 0, "{stats}");
+    // Without --refresh-counters the counters are the insertion's, whose
+    // reply direction is empty: one record per state.
+    assert_eq!(stat(&stats, "flows"), 3, "{stats}");
+
+    std::fs::remove_dir_all(&sdir).unwrap();
+    let st = terminate(&mut d2);
+    assert_eq!(st.code(), Some(2), "a state file not saved is a loss");
+    let mut err = String::new();
+    use std::io::Read;
+    d2.child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(err.contains("saving states to"), "{err}");
+
+    let got = nf.stop_and_read();
+    assert_eq!(got.len(), 3, "3 states, forward records: {got:?}");
+    let ports: std::collections::BTreeSet<u16> = got
+        .iter()
+        .map(|f| {
+            if f.dst_port == 443 {
+                f.src_port
+            } else {
+                f.dst_port
+            }
+        })
+        .collect();
+    assert_eq!(
+        ports.into_iter().collect::<Vec<_>>(),
+        vec![40_000, 40_001, 40_002]
+    );
+}
+
+/// The libpcap source failing for good (its interface deleted): read
+/// errors are counted, the daemon does not spin, and after ten in a row
+/// it exports what it has and exits with status 1 for its supervisor.
+#[test]
+fn a_vanished_capture_interface_ends_the_daemon_with_status_1() {
+    let Some(ns) = Netns::create() else { return };
+    let nf = Nfcapd::start_in(Some(&ns.mon), "127.0.0.1");
+    let (mut d, _) = start_daemon_on(&ns, &nf, &["-i", "sfdmon0"], &["-A"]);
+    let (_, _) = run_peer(
+        &ns,
+        &["--states", "2", "--rounds", "1", "--round-ms", "100"],
+    );
+    let sock = d.sock.clone();
+    wait_for("the deletions", || {
+        stat(&ctl(&ns, &sock, "statistics"), "states.deleted") == 2
+    });
+    let ok = Command::new("ip")
+        .args(["-n", &ns.mon, "link", "del", "sfdmon0"])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let t0 = Instant::now();
+    let st = loop {
+        if let Some(st) = d.child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "still running 20 s after its interface vanished"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(st.code(), Some(1));
+    let mut err = String::new();
+    use std::io::Read;
+    d.child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(err.contains("read errors in a row"), "{err}");
+    // it gave up after about ten one-second pauses, not at once
+    assert!(t0.elapsed() >= Duration::from_secs(8), "{:?}", t0.elapsed());
+    // exported before it gave up: one record per state (see above)
+    assert_eq!(nf.stop_and_read().len(), 2);
 }
