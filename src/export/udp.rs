@@ -38,6 +38,34 @@ pub struct Collector {
     last_error: Option<io::ErrorKind>,
 }
 
+/// Linux hides a datagram the local queueing discipline dropped from a UDP
+/// sender (the send "succeeds") unless the socket asks for errors with
+/// IP_RECVERR; with it, the send fails with ENOBUFS, which we retry once
+/// and otherwise count as dropped. Nothing is ever read from the error
+/// queue this also fills: it is bounded by the socket's receive buffer.
+#[cfg(target_os = "linux")]
+fn report_local_drops(socket: &UdpSocket, addr: SocketAddr) {
+    use std::os::fd::AsRawFd;
+    let (level, opt) = match addr {
+        SocketAddr::V4(_) => (libc::IPPROTO_IP, libc::IP_RECVERR),
+        SocketAddr::V6(_) => (libc::IPPROTO_IPV6, libc::IPV6_RECVERR),
+    };
+    let on: libc::c_int = 1;
+    // SAFETY: a valid socket and a c_int option value of the right size.
+    unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            level,
+            opt,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn report_local_drops(_socket: &UdpSocket, _addr: SocketAddr) {}
+
 pub struct UdpSink {
     collectors: Vec<Collector>,
     batching: bool,
@@ -62,6 +90,7 @@ impl UdpSink {
             socket
                 .connect(addr)
                 .map_err(|e| io::Error::new(e.kind(), format!("connect {addr}: {e}")))?;
+            report_local_drops(&socket, addr);
             collectors.push(Collector {
                 addr,
                 socket,

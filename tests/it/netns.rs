@@ -689,3 +689,75 @@ fn a_vanished_capture_interface_ends_the_daemon_with_status_1() {
     // exported before it gave up: one record per state (see above)
     assert_eq!(nf.stop_and_read().len(), 2);
 }
+
+/// ENOBUFS on send: the link to the collector is shaped (tbf, 1 Mbit/s)
+/// so the local queue drops most of a fast replay. stateflowd asks Linux
+/// to report such drops (IP_RECVERR), retries each once and counts the
+/// rest as dropped: what nfcapd stored is exactly what the sender says it
+/// sent, and the exit status says something was lost.
+#[test]
+fn local_queue_drops_enobufs_are_retried_and_counted() {
+    let Some(ns) = Netns::create() else { return };
+    let dir = TempDir::new("enobufs");
+    let pcap = dir.path().join("big.pcap");
+    let generator = peer_bin().with_file_name("pfsync_gen");
+    let ok = Command::new(&generator)
+        .args(["--seed", "9", "--states", "6000", "--link", "246"])
+        .arg(&pcap)
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let nf = Nfcapd::start_in(Some(&ns.fw), "169.254.240.1");
+    let collector = nf.addr().replace("127.0.0.1", "169.254.240.1");
+    let tc = Command::new("tc")
+        .args(["-n", &ns.mon, "qdisc", "add", "dev", "sfdmon0", "root"])
+        .args(["tbf", "rate", "1mbit", "burst", "4kb", "limit", "8kb"])
+        .output()
+        .unwrap();
+    if !tc.status.success() {
+        eprintln!(
+            "\n*** SKIPPING ENOBUFS test: the kernel refused a tbf qdisc: {}***\n",
+            String::from_utf8_lossy(&tc.stderr)
+        );
+        return;
+    }
+    let out = ns
+        .exec(&ns.mon, bin())
+        .args(["-A", "-r", pcap.to_str().unwrap(), "-n", &collector])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    // "... N flows, S datagrams sent, D dropped"
+    let summary = err.lines().find(|l| l.contains("datagrams sent")).unwrap();
+    let num_before = |word: &str| -> u64 {
+        let words: Vec<&str> = summary
+            .split([' ', ',', ';'])
+            .filter(|w| !w.is_empty())
+            .collect();
+        let i = words.iter().position(|w| *w == word).unwrap();
+        words[i - 1].parse().unwrap()
+    };
+    let (flows, sent, dropped) = (
+        num_before("flows"),
+        num_before("datagrams"),
+        num_before("dropped"),
+    );
+    assert!(dropped > 0 && sent > 0, "{summary}");
+    // v5 holds at most 30 records a datagram (fewer when one is sent on
+    // its flush deadline)
+    assert!((sent + dropped) * 30 >= flows, "{summary}");
+    assert!(err.contains("No buffer space available"), "{err}");
+    std::thread::sleep(Duration::from_millis(500));
+    let got = nf.stop_and_read().len() as u64;
+    // what arrived is what was sent, nothing more: each datagram sent
+    // holds 1 to 30 records
+    assert!(
+        got >= sent && got <= sent * 30 && got < flows,
+        "nfcapd stored {got} records of {sent} datagrams sent ({summary})"
+    );
+}
