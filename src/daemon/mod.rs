@@ -5,6 +5,8 @@
 //!   live source (pfsync0 or another interface through libpcap, or the
 //!   sync link's raw socket), with time from the capture or the wall clock.
 //! - [`statefile`]: `--state-file`, read at start and written at exit.
+//! - [`life`]: becoming a daemon (pidfile, syslog, chroot, user, detach),
+//!   for both modes' live sources.
 //! - [`signals`], [`pidfile`], [`privdrop`], [`control`]: the process
 //!   plumbing, each small and separately tested.
 //!
@@ -15,6 +17,7 @@
 //! install signal handlers, run.
 
 pub mod control;
+pub mod life;
 pub mod pidfile;
 pub mod privdrop;
 pub mod run;

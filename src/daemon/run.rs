@@ -8,8 +8,7 @@
 //! quiet firewall still exports promptly.
 
 use super::control::{self, Command, ControlSocket};
-use super::pidfile::Pidfile;
-use super::privdrop;
+use super::life;
 use super::signals::Signals;
 use super::statefile::StateFile;
 use crate::cli::Config;
@@ -527,7 +526,6 @@ struct Live {
     input: Input,
     control: Option<ControlSocket>,
     signals: Signals,
-    pidfile: Option<Pidfile>,
     recv_log: RateLimit,
     /// Read errors since the last packet.
     failing: u32,
@@ -546,48 +544,8 @@ fn live(cfg: &Config, input: Input) -> Result<ExitCode, String> {
         Some(p) => Some(ControlSocket::bind(p)?),
         None => None,
     };
-    let pidfile = match &cfg.pidfile {
-        Some(p) => Some(Pidfile::lock(p)?),
-        None => None,
-    };
-    // Look the user up before daemonising, so a missing user is an error
-    // on the terminal, not in syslog.
-    let user = privdrop::lookup_user(&cfg.user)?;
-    // Opened now: there is no /dev/null inside the chroot.
-    let devnull = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/null")
-        .map_err(|e| format!("/dev/null: {e}"))?;
-    if !cfg.foreground {
-        // connected before the chroot hides /dev/log
-        log::open_syslog(cfg.syslog_facility);
-    }
-    privdrop::drop_to(&user, cfg.chroot.as_deref())?;
-    if let Some(sf) = &rt.state_file {
-        // as the user we now are, while errors still reach the terminal
-        sf.check_writable()?;
-    }
-    if !cfg.foreground {
-        use std::os::fd::AsRawFd;
-        // SAFETY: daemon(3) forks; we hold no threads or locks yet. With
-        // noclose it leaves descriptors alone; ours point 0-2 at /dev/null.
-        unsafe {
-            if libc::daemon(0, 1) != 0 {
-                return Err(format!("daemon: {}", std::io::Error::last_os_error()));
-            }
-            for fd in 0..3 {
-                libc::dup2(devnull.as_raw_fd(), fd);
-            }
-        }
-        log::send_to_syslog();
-    }
-    drop(devnull);
-    let mut pidfile = pidfile;
-    if let Some(p) = pidfile.as_mut() {
-        p.write_pid().map_err(|e| format!("pidfile: {e}"))?;
-    }
-    privdrop::restrict(cfg.state_file.is_some())?;
+    let sf = rt.state_file.as_ref();
+    let detached = life::detach(cfg, || sf.map_or(Ok(()), StateFile::check_writable))?;
     let signals = Signals::install().map_err(|e| format!("signals: {e}"))?;
     log::log(
         Level::Notice,
@@ -595,7 +553,7 @@ fn live(cfg: &Config, input: Input) -> Result<ExitCode, String> {
             "listening for pfsync on {}, exporting to {} collector(s), running as {}",
             input.describe(cfg),
             cfg.collectors.len(),
-            user.name
+            detached.user
         ),
     );
     let mut live = Live {
@@ -603,15 +561,12 @@ fn live(cfg: &Config, input: Input) -> Result<ExitCode, String> {
         input,
         control,
         signals,
-        pidfile,
         recv_log: RateLimit::new(60),
         failing: 0,
         resume_at: Timestamp::ZERO,
     };
     let code = live.run();
-    if let Some(p) = live.pidfile.take() {
-        p.remove();
-    }
+    detached.finish();
     Ok(code)
 }
 
