@@ -98,32 +98,14 @@ fn family(af: u8) -> Family {
 /// Decodes one record of `act`; `b` is exactly `record_len(act)` long.
 pub(super) fn decode(v: Legacy, act: u8, b: &[u8]) -> Result<Message, DecodeError> {
     Ok(match act {
-        action::CLR => Message::Clear {
-            ifname: IfName(array_at(b, 0)),
-            creator: be32(b, 16),
-        },
+        action::CLR => body::clear(b),
         action::INS => Message::Insert(decode_state(v, b)),
         action::UPD => Message::Update(decode_state(v, b)),
         action::DEL => Message::Delete(decode_state(v, b)),
-        action::UPD_C => Message::UpdateCompressed {
-            id: be64(b, 0),
-            peer_state: [u8_at(b, 8 + 24), u8_at(b, 40 + 24)],
-            creator: be32(b, 72),
-            timeout: u8_at(b, 80),
-        },
-        action::DEL_C => Message::DeleteCompressed {
-            id: be64(b, 0),
-            creator: be32(b, 8),
-        },
-        action::UREQ => Message::UpdateRequest {
-            id: be64(b, 0),
-            creator: be32(b, 8),
-        },
-        action::BUS => Message::BulkStatus {
-            creator: be32(b, 0),
-            endtime: be32(b, 4),
-            status: BulkStatus::from_wire(u8_at(b, 8)),
-        },
+        action::UPD_C => body::update_compressed(b),
+        action::DEL_C => body::delete_compressed(b),
+        action::UREQ => body::update_request(b),
+        action::BUS => body::bulk_status(b),
         action::TDB_UPD => Message::Tdb,
         _ => Message::Unknown {
             action: Action(act),

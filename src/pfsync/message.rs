@@ -229,3 +229,67 @@ pub enum Message {
         size: usize,
     },
 }
+
+/// Bodies laid out the same way in every dialect that has them (OpenBSD
+/// 4.4's v4 compressed forms onwards, FreeBSD alike): the dialect modules
+/// decide which action code and length mean which, and call these. Offsets
+/// from `struct pfsync_clr`, `pfsync_ins_ack`, `pfsync_upd_c`,
+/// `pfsync_upd_req`, `pfsync_del_c` and `pfsync_bus`
+/// (../shared/reference/pfsync-formats.md). `b` is at least the message's
+/// length; the readers return 0 past its end rather than panic.
+pub(super) mod body {
+    use super::{BulkStatus, IfName, Message};
+    use crate::wire::{array_at, be32, be64, u8_at};
+
+    /// CLR: ifname\[16\], creatorid.
+    pub fn clear(b: &[u8]) -> Message {
+        Message::Clear {
+            ifname: IfName(array_at(b, 0)),
+            creator: be32(b, 16),
+        }
+    }
+
+    /// INS_ACK: id, creatorid.
+    pub fn insert_ack(b: &[u8]) -> Message {
+        Message::InsertAck {
+            id: be64(b, 0),
+            creator: be32(b, 8),
+        }
+    }
+
+    /// UPD_C: id, src and dst `pfsync_state_peer` (32 bytes each, whose
+    /// `state` byte sits 24 bytes in), creatorid, timeout.
+    pub fn update_compressed(b: &[u8]) -> Message {
+        Message::UpdateCompressed {
+            id: be64(b, 0),
+            peer_state: [u8_at(b, 8 + 24), u8_at(b, 40 + 24)],
+            creator: be32(b, 72),
+            timeout: u8_at(b, 80),
+        }
+    }
+
+    /// UPD_REQ: id, creatorid (id 0 and creator 0: a bulk request).
+    pub fn update_request(b: &[u8]) -> Message {
+        Message::UpdateRequest {
+            id: be64(b, 0),
+            creator: be32(b, 8),
+        }
+    }
+
+    /// DEL_C: id, creatorid.
+    pub fn delete_compressed(b: &[u8]) -> Message {
+        Message::DeleteCompressed {
+            id: be64(b, 0),
+            creator: be32(b, 8),
+        }
+    }
+
+    /// BUS: creatorid, endtime, status.
+    pub fn bulk_status(b: &[u8]) -> Message {
+        Message::BulkStatus {
+            creator: be32(b, 0),
+            endtime: be32(b, 4),
+            status: BulkStatus::from_wire(u8_at(b, 8)),
+        }
+    }
+}

@@ -72,34 +72,12 @@ pub(super) fn decode_v6(act: u8, b: &[u8]) -> Result<Message, DecodeError> {
         });
     }
     Ok(match act {
-        action::CLR => Message::Clear {
-            ifname: IfName(array_at(b, 0)),
-            creator: be32(b, 16),
-        },
-        action::INS_ACK => Message::InsertAck {
-            id: be64(b, 0),
-            creator: be32(b, 8),
-        },
-        action::UPD_C => Message::UpdateCompressed {
-            id: be64(b, 0),
-            // peer.state sits 24 bytes into each 32-byte pfsync_state_peer
-            peer_state: [u8_at(b, 8 + 24), u8_at(b, 40 + 24)],
-            creator: be32(b, 72),
-            timeout: u8_at(b, 80),
-        },
-        action::UPD_REQ => Message::UpdateRequest {
-            id: be64(b, 0),
-            creator: be32(b, 8),
-        },
-        action::DEL_C => Message::DeleteCompressed {
-            id: be64(b, 0),
-            creator: be32(b, 8),
-        },
-        action::BUS => Message::BulkStatus {
-            creator: be32(b, 0),
-            endtime: be32(b, 4),
-            status: BulkStatus::from_wire(u8_at(b, 8)),
-        },
+        action::CLR => body::clear(b),
+        action::INS_ACK => body::insert_ack(b),
+        action::UPD_C => body::update_compressed(b),
+        action::UPD_REQ => body::update_request(b),
+        action::DEL_C => body::delete_compressed(b),
+        action::BUS => body::bulk_status(b),
         action::TDB => Message::Tdb,
         action::EOF => Message::Eof,
         action::INS => Message::Insert(decode_state(b)),
