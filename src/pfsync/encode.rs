@@ -83,10 +83,7 @@ impl V6FrameBuilder {
 pub fn encode_v6(msg: &Message) -> (u8, Vec<u8>) {
     match *msg {
         Message::Clear { creator, ifname } => {
-            let mut b = vec![0u8; openbsd::CLR_LEN];
-            put(&mut b, 0, &ifname.0);
-            put(&mut b, 16, &creator.to_be_bytes());
-            (action::CLR, b)
+            (action::CLR, clear_body(openbsd::CLR_LEN, creator, ifname))
         }
         Message::InsertAck { id, creator } => (action::INS_ACK, id_creator(id, creator)),
         Message::UpdateRequest { id, creator } => (action::UPD_REQ, id_creator(id, creator)),
@@ -96,15 +93,10 @@ pub fn encode_v6(msg: &Message) -> (u8, Vec<u8>) {
             creator,
             peer_state,
             timeout,
-        } => {
-            let mut b = vec![0u8; openbsd::UPD_C_LEN];
-            put(&mut b, 0, &id.to_be_bytes());
-            b[8 + 24] = peer_state[0];
-            b[40 + 24] = peer_state[1];
-            put(&mut b, 72, &creator.to_be_bytes());
-            b[80] = timeout;
-            (action::UPD_C, b)
-        }
+        } => (
+            action::UPD_C,
+            upd_c_body(openbsd::UPD_C_LEN, id, creator, peer_state, timeout),
+        ),
         Message::BulkStatus {
             creator,
             endtime,
@@ -123,6 +115,25 @@ pub fn encode_v6(msg: &Message) -> (u8, Vec<u8>) {
         Message::Eof => (action::EOF, Vec::new()),
         Message::Unknown { action, size } => (action.0, vec![0u8; size.div_ceil(4) * 4]),
     }
+}
+
+/// A CLR body (`pfsync_clr`) of `len` bytes.
+fn clear_body(len: usize, creator: u32, ifname: IfName) -> Vec<u8> {
+    let mut b = vec![0u8; len];
+    put(&mut b, 0, &ifname.0);
+    put(&mut b, 16, &creator.to_be_bytes());
+    b
+}
+
+/// An UPD_C body (`pfsync_upd_c`) of `len` bytes.
+fn upd_c_body(len: usize, id: u64, creator: u32, peer_state: [u8; 2], timeout: u8) -> Vec<u8> {
+    let mut b = vec![0u8; len];
+    put(&mut b, 0, &id.to_be_bytes());
+    b[8 + 24] = peer_state[0];
+    b[40 + 24] = peer_state[1];
+    put(&mut b, 72, &creator.to_be_bytes());
+    b[80] = timeout;
+    b
 }
 
 fn id_creator(id: u64, creator: u32) -> Vec<u8> {
@@ -369,10 +380,7 @@ pub fn encode_legacy(v: Legacy, msg: &Message) -> Option<(u8, Vec<u8>)> {
     use super::legacy::action as a;
     Some(match *msg {
         Message::Clear { creator, ifname } => {
-            let mut b = vec![0u8; legacy::CLR_LEN];
-            put(&mut b, 0, &ifname.0);
-            put(&mut b, 16, &creator.to_be_bytes());
-            (a::CLR, b)
+            (a::CLR, clear_body(legacy::CLR_LEN, creator, ifname))
         }
         Message::Insert(ref s) => (a::INS, encode_state_legacy(v, s)),
         Message::Update(ref s) => (a::UPD, encode_state_legacy(v, s)),
@@ -382,15 +390,10 @@ pub fn encode_legacy(v: Legacy, msg: &Message) -> Option<(u8, Vec<u8>)> {
             creator,
             peer_state,
             timeout,
-        } => {
-            let mut b = vec![0u8; legacy::UPD_C_LEN];
-            put(&mut b, 0, &id.to_be_bytes());
-            b[8 + 24] = peer_state[0];
-            b[40 + 24] = peer_state[1];
-            put(&mut b, 72, &creator.to_be_bytes());
-            b[80] = timeout;
-            (a::UPD_C, b)
-        }
+        } => (
+            a::UPD_C,
+            upd_c_body(legacy::UPD_C_LEN, id, creator, peer_state, timeout),
+        ),
         Message::DeleteCompressed { id, creator } => {
             let mut b = id_creator(id, creator);
             b.resize(legacy::DEL_C_LEN, 0);
