@@ -92,28 +92,15 @@ impl StateFile {
         let mut probe = self.name.as_bytes().to_vec();
         probe.extend_from_slice(b".probe");
         let probe = CString::new(probe).map_err(|_| "state file name holds a NUL".to_string())?;
-        let d = self.dir.as_raw_fd();
-        // SAFETY: valid directory descriptor and NUL-terminated name.
-        let fd = unsafe {
-            libc::openat(
-                d,
-                probe.as_ptr(),
-                libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_CLOEXEC | libc::O_NOFOLLOW,
-                0o600 as libc::c_uint,
+        let made = persist::create_at(&self.dir, &probe).map_err(|e| {
+            format!(
+                "--state-file {}: cannot write in its directory: {e}",
+                self.path.display()
             )
-        };
-        if fd < 0 {
-            return Err(format!(
-                "--state-file {}: cannot write in its directory: {}",
-                self.path.display(),
-                io::Error::last_os_error()
-            ));
-        }
-        // SAFETY: we own `fd`; the name is valid as above.
-        unsafe {
-            libc::close(fd);
-            libc::unlinkat(d, probe.as_ptr(), 0);
-        }
+        })?;
+        drop(made);
+        // SAFETY: valid directory descriptor and NUL-terminated name.
+        unsafe { libc::unlinkat(self.dir.as_raw_fd(), probe.as_ptr(), 0) };
         Ok(())
     }
 

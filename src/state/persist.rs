@@ -207,7 +207,7 @@ pub fn save_at(
     name: &std::ffi::OsStr,
 ) -> Result<usize, PersistError> {
     use std::ffi::CString;
-    use std::os::fd::{AsRawFd, FromRawFd};
+    use std::os::fd::AsRawFd;
     use std::os::unix::ffi::OsStrExt;
     let bad = || PersistError::Io(io::Error::from(io::ErrorKind::InvalidInput));
     let final_c = CString::new(name.as_bytes()).map_err(|_| bad())?;
@@ -215,20 +215,7 @@ pub fn save_at(
     tmp.extend_from_slice(b".tmp");
     let tmp_c = CString::new(tmp).map_err(|_| bad())?;
     let d = dir.as_raw_fd();
-    // SAFETY: valid directory descriptor and NUL-terminated names.
-    let fd = unsafe {
-        libc::openat(
-            d,
-            tmp_c.as_ptr(),
-            libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_CLOEXEC | libc::O_NOFOLLOW,
-            0o600 as libc::c_uint,
-        )
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error().into());
-    }
-    // SAFETY: `fd` was just opened and is owned by nobody else.
-    let f = unsafe { File::from_raw_fd(fd) };
+    let f = create_at(dir, &tmp_c)?;
     let unlink_tmp = || {
         // SAFETY: as above.
         unsafe { libc::unlinkat(d, tmp_c.as_ptr(), 0) };
@@ -248,6 +235,26 @@ pub fn save_at(
     }
     let _ = dir.sync_all();
     Ok(n)
+}
+
+/// Creates (or truncates) `name` in the open directory `dir`, mode 0600,
+/// not following a symbolic link.
+pub fn create_at(dir: &File, name: &std::ffi::CStr) -> io::Result<File> {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    // SAFETY: valid directory descriptor and NUL-terminated name.
+    let fd = unsafe {
+        libc::openat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_CLOEXEC | libc::O_NOFOLLOW,
+            0o600 as libc::c_uint,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just opened and is owned by nobody else.
+    Ok(unsafe { File::from_raw_fd(fd) })
 }
 
 /// The file's bytes, written to `f` and fsynced.
