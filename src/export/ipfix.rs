@@ -23,22 +23,23 @@
 //! number is not sent (see [`super::v9`] for why).
 
 use super::EncoderConfig;
-use super::templated::{Clock, Dialect, MAX_RECORD, TemplatedEncoder};
-use super::v9::{direction_value, icmp_type_code, write_addrs};
+use super::templated::{
+    Clock, Dialect, MAX_RECORD, TemplatedEncoder, direction_value, family_templates,
+    icmp_type_code, template_set_body, write_addrs,
+};
 use crate::flow::Flow;
 use crate::netflow::ipfix::{HEADER_LEN, Header, TEMPLATE_SET_ID};
 use crate::netflow::template::{FieldSpec, Ie, Template};
 use crate::time::Timestamp;
 use crate::wire::put;
 
-pub const TEMPLATE_V4: u16 = 256;
-pub const TEMPLATE_V6: u16 = 257;
+pub use super::templated::{TEMPLATE_V4, TEMPLATE_V6};
 pub const RECORD_V4_LEN: usize = 60;
 pub const RECORD_V6_LEN: usize = 84;
 
 /// The two templates this stream announces.
 pub fn templates() -> [Template; 2] {
-    let tail = [
+    let middle = [
         FieldSpec::new(Ie::SOURCE_TRANSPORT_PORT, 2),
         FieldSpec::new(Ie::DESTINATION_TRANSPORT_PORT, 2),
         FieldSpec::new(Ie::PROTOCOL_IDENTIFIER, 1),
@@ -53,28 +54,7 @@ pub fn templates() -> [Template; 2] {
         FieldSpec::new(Ie::INGRESS_INTERFACE, 4),
         FieldSpec::new(Ie::EGRESS_INTERFACE, 4),
     ];
-    let mk = |id, a: Ie, b: Ie, l, icmp: Ie| {
-        let mut fields = vec![FieldSpec::new(a, l), FieldSpec::new(b, l)];
-        fields.extend_from_slice(&tail);
-        fields.push(FieldSpec::new(icmp, 2));
-        Template { id, fields }
-    };
-    [
-        mk(
-            TEMPLATE_V4,
-            Ie::SOURCE_IPV4_ADDRESS,
-            Ie::DESTINATION_IPV4_ADDRESS,
-            4,
-            Ie::ICMP_TYPE_CODE_IPV4,
-        ),
-        mk(
-            TEMPLATE_V6,
-            Ie::SOURCE_IPV6_ADDRESS,
-            Ie::DESTINATION_IPV6_ADDRESS,
-            16,
-            Ie::ICMP_TYPE_CODE_IPV6,
-        ),
-    ]
+    family_templates(&middle)
 }
 
 pub struct Ipfix;
@@ -86,11 +66,7 @@ impl Dialect for Ipfix {
     const SEQUENCE_COUNTS_RECORDS: bool = true;
 
     fn template_body() -> Vec<u8> {
-        let mut b = Vec::new();
-        for t in templates() {
-            t.emit(&mut b);
-        }
-        b
+        template_set_body(&templates())
     }
 
     fn record(

@@ -17,10 +17,92 @@
 //! Pure: time comes in as `now`; no allocation per record.
 
 use super::{EncoderConfig, EncoderStats, FlowEncoder};
-use crate::flow::Flow;
+use crate::flow::{Direction, Flow};
+use crate::netflow::template::{FieldSpec, Ie, Template};
 use crate::time::Timestamp;
+use crate::wire::put;
+use std::net::IpAddr;
 
 /// Room for the largest record any dialect writes (IPFIX IPv6: 84 bytes).
+/// Template of IPv4 flows, in both formats.
+pub const TEMPLATE_V4: u16 = 256;
+/// Template of IPv6 flows, in both formats.
+pub const TEMPLATE_V6: u16 = 257;
+
+/// The two templates of a format: source and destination address of the
+/// family, then `middle`, then ICMP type × 256 + code of the family.
+pub fn family_templates(middle: &[FieldSpec]) -> [Template; 2] {
+    let mk = |id, a: Ie, b: Ie, l, icmp: Ie| {
+        let mut fields = vec![FieldSpec::new(a, l), FieldSpec::new(b, l)];
+        fields.extend_from_slice(middle);
+        fields.push(FieldSpec::new(icmp, 2));
+        Template { id, fields }
+    };
+    [
+        mk(
+            TEMPLATE_V4,
+            Ie::SOURCE_IPV4_ADDRESS,
+            Ie::DESTINATION_IPV4_ADDRESS,
+            4,
+            Ie::ICMP_TYPE_CODE_IPV4,
+        ),
+        mk(
+            TEMPLATE_V6,
+            Ie::SOURCE_IPV6_ADDRESS,
+            Ie::DESTINATION_IPV6_ADDRESS,
+            16,
+            Ie::ICMP_TYPE_CODE_IPV6,
+        ),
+    ]
+}
+
+/// The body of a template set holding `templates`.
+pub fn template_set_body(templates: &[Template]) -> Vec<u8> {
+    let mut b = Vec::new();
+    for t in templates {
+        t.emit(&mut b);
+    }
+    b
+}
+
+/// flowDirection value: 0 ingress, 1 egress; unknown is sent as ingress
+/// (the element has no "unknown", and pf states default to inbound).
+pub fn direction_value(d: Direction) -> u8 {
+    match d {
+        Direction::Egress => 1,
+        Direction::Ingress | Direction::Unknown => 0,
+    }
+}
+
+/// ICMP type × 256 + code for ICMP and ICMPv6 flows (NetFlow carries
+/// them in the destination port), 0 for others. nfdump 1.7 reads a v9
+/// ICMP flow's type and code only from this element.
+pub fn icmp_type_code(flow: &Flow) -> u16 {
+    if matches!(flow.protocol, 1 | 58) {
+        flow.dst_port
+    } else {
+        0
+    }
+}
+
+/// Writes the addresses at the front of a record; returns (template id,
+/// offset after them), or None for mixed families.
+pub fn write_addrs(flow: &Flow, rec: &mut [u8]) -> Option<(u16, usize)> {
+    match (flow.src, flow.dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => {
+            put(rec, 0, &s.octets());
+            put(rec, 4, &d.octets());
+            Some((TEMPLATE_V4, 8))
+        }
+        (IpAddr::V6(s), IpAddr::V6(d)) => {
+            put(rec, 0, &s.octets());
+            put(rec, 16, &d.octets());
+            Some((TEMPLATE_V6, 32))
+        }
+        _ => None,
+    }
+}
+
 pub const MAX_RECORD: usize = 96;
 
 /// Where times are anchored, for dialects that write uptime-relative times.

@@ -30,22 +30,23 @@
 //! another meaning would mislead collectors. It stays visible in `--dump`.
 
 use super::EncoderConfig;
-use super::templated::{Clock, Dialect, MAX_RECORD, TemplatedEncoder};
-use crate::flow::{Direction, Flow};
+use super::templated::{
+    Clock, Dialect, MAX_RECORD, TemplatedEncoder, direction_value, family_templates,
+    icmp_type_code, template_set_body, write_addrs,
+};
+use crate::flow::Flow;
 use crate::netflow::template::{FieldSpec, Ie, Template};
 use crate::netflow::v9::{HEADER_LEN, Header, TEMPLATE_SET_ID};
 use crate::time::Timestamp;
 use crate::wire::put;
-use std::net::IpAddr;
 
-pub const TEMPLATE_V4: u16 = 256;
-pub const TEMPLATE_V6: u16 = 257;
+pub use super::templated::{TEMPLATE_V4, TEMPLATE_V6};
 pub const RECORD_V4_LEN: usize = 50;
 pub const RECORD_V6_LEN: usize = 74;
 
 /// The two templates this stream announces.
 pub fn templates() -> [Template; 2] {
-    let tail = [
+    let middle = [
         FieldSpec::new(Ie::SOURCE_TRANSPORT_PORT, 2),
         FieldSpec::new(Ie::DESTINATION_TRANSPORT_PORT, 2),
         FieldSpec::new(Ie::PROTOCOL_IDENTIFIER, 1),
@@ -59,65 +60,7 @@ pub fn templates() -> [Template; 2] {
         FieldSpec::new(Ie::INGRESS_INTERFACE, 4),
         FieldSpec::new(Ie::EGRESS_INTERFACE, 4),
     ];
-    let mk = |id, a: Ie, b: Ie, l, icmp: Ie| {
-        let mut fields = vec![FieldSpec::new(a, l), FieldSpec::new(b, l)];
-        fields.extend_from_slice(&tail);
-        fields.push(FieldSpec::new(icmp, 2));
-        Template { id, fields }
-    };
-    [
-        mk(
-            TEMPLATE_V4,
-            Ie::SOURCE_IPV4_ADDRESS,
-            Ie::DESTINATION_IPV4_ADDRESS,
-            4,
-            Ie::ICMP_TYPE_CODE_IPV4,
-        ),
-        mk(
-            TEMPLATE_V6,
-            Ie::SOURCE_IPV6_ADDRESS,
-            Ie::DESTINATION_IPV6_ADDRESS,
-            16,
-            Ie::ICMP_TYPE_CODE_IPV6,
-        ),
-    ]
-}
-
-/// flowDirection value: 0 ingress, 1 egress; unknown is sent as ingress
-/// (the element has no "unknown", and pf states default to inbound).
-pub fn direction_value(d: Direction) -> u8 {
-    match d {
-        Direction::Egress => 1,
-        Direction::Ingress | Direction::Unknown => 0,
-    }
-}
-
-/// ICMP type × 256 + code for ICMP and ICMPv6 flows (NetFlow carries
-/// them in the destination port), 0 for others. nfdump 1.7 reads a v9
-/// ICMP flow's type and code only from this element.
-pub fn icmp_type_code(flow: &Flow) -> u16 {
-    if matches!(flow.protocol, 1 | 58) {
-        flow.dst_port
-    } else {
-        0
-    }
-}
-
-/// Writes addresses; returns (template id, offset after them).
-pub fn write_addrs(flow: &Flow, rec: &mut [u8]) -> Option<(u16, usize)> {
-    match (flow.src, flow.dst) {
-        (IpAddr::V4(s), IpAddr::V4(d)) => {
-            put(rec, 0, &s.octets());
-            put(rec, 4, &d.octets());
-            Some((TEMPLATE_V4, 8))
-        }
-        (IpAddr::V6(s), IpAddr::V6(d)) => {
-            put(rec, 0, &s.octets());
-            put(rec, 16, &d.octets());
-            Some((TEMPLATE_V6, 32))
-        }
-        _ => None,
-    }
+    family_templates(&middle)
 }
 
 pub struct V9;
@@ -129,11 +72,7 @@ impl Dialect for V9 {
     const SEQUENCE_COUNTS_RECORDS: bool = false;
 
     fn template_body() -> Vec<u8> {
-        let mut b = Vec::new();
-        for t in templates() {
-            t.emit(&mut b);
-        }
-        b
+        template_set_body(&templates())
     }
 
     fn record(
@@ -200,6 +139,7 @@ pub type V9Encoder = TemplatedEncoder<V9>;
 mod tests {
     use super::*;
     use crate::export::FlowEncoder;
+    use crate::flow::Direction;
     use crate::netflow::v9;
 
     fn flow6() -> Flow {
