@@ -69,7 +69,9 @@ pub fn detach(
     if let Some(p) = pidfile.as_mut() {
         p.write_pid().map_err(|e| format!("pidfile: {e}"))?;
     }
-    privdrop::restrict(cfg.state_file.is_some())?;
+    // a live libpcap source (-i) reads its statistics with an ioctl
+    let bpf = cfg.read.is_none() && cfg.syncdev.is_none() && cfg.interface.is_some();
+    privdrop::restrict(cfg.state_file.is_some(), bpf)?;
     Ok(Detached {
         pidfile,
         user: user.name,

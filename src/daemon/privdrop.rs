@@ -116,15 +116,18 @@ pub fn drop_to(user: &User, chroot: Option<&Path>) -> Result<(), String> {
 /// OpenBSD: after the privilege drop, promise only what the main loop
 /// uses: stdio (read/write/poll on open descriptors, send on connected
 /// sockets), inet (sendto on the sync link's raw socket), unix (accepting
-/// on the control socket), and, when a state file is kept, rpath/wpath/
-/// cpath to rewrite it. With no state file the filesystem is veiled
-/// entirely. Reviewed by eye: only the Linux target builds here.
+/// on the control socket), bpf when reading an interface through libpcap
+/// (its statistics are the BIOCGSTATS ioctl), and, when a state file is
+/// kept, rpath/wpath/cpath to rewrite it. With no state file the
+/// filesystem is veiled entirely. Reviewed by eye: only the Linux target
+/// builds here.
 #[cfg(target_os = "openbsd")]
-pub fn restrict(state_file: bool) -> Result<(), String> {
-    let promises: &std::ffi::CStr = if state_file {
-        c"stdio inet unix rpath wpath cpath"
-    } else {
-        c"stdio inet unix"
+pub fn restrict(state_file: bool, bpf: bool) -> Result<(), String> {
+    let promises: &std::ffi::CStr = match (state_file, bpf) {
+        (true, true) => c"stdio inet unix bpf rpath wpath cpath",
+        (true, false) => c"stdio inet unix rpath wpath cpath",
+        (false, true) => c"stdio inet unix bpf",
+        (false, false) => c"stdio inet unix",
     };
     // SAFETY: NUL-terminated static strings; NULL means "no change".
     unsafe {
@@ -140,7 +143,7 @@ pub fn restrict(state_file: bool) -> Result<(), String> {
 
 /// Elsewhere there is nothing more to give up after the privilege drop.
 #[cfg(not(target_os = "openbsd"))]
-pub fn restrict(_state_file: bool) -> Result<(), String> {
+pub fn restrict(_state_file: bool, _bpf: bool) -> Result<(), String> {
     Ok(())
 }
 
