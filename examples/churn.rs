@@ -18,11 +18,14 @@
 //! unknown). Datagrams and update requests are produced and thrown away.
 //!
 //! Phase 0 fills the generator's population (2 × bound INS); every later
-//! phase churns `--phase-messages` messages (default 2 × bound). Phases up
-//! to `--warmup` (default a third of them, at least 2; 3 with `--minutes`)
-//! are warm-up: the refresher's map of requested states grows towards its
-//! equilibrium there (bounded at 65,536 entries; `--no-refresh` leaves it
-//! out, and then the heap is flat to the kilobyte from phase 1 on). At the end of each phase the live heap bytes are read from a
+//! phase churns `--phase-messages` messages (default 2 × bound). Phases
+//! 0..=`--warmup` (default a third of them, at least 2; with `--minutes`,
+//! those ending in the first third of the time) are warm-up: the
+//! refresher's map of requested states grows towards its equilibrium there
+//! (at most 65,536 entries, so at most 131,072 buckets of 25 bytes, 3.3 MB;
+//! at a 1,000,000-state bound it gets there after ~12 phases).
+//! `--no-refresh` leaves the refresher out, and then the heap is flat to
+//! the kilobyte from phase 1 on. At the end of each phase the live heap bytes are read from a
 //! counting global allocator (the frames of the last batch already freed,
 //! the generator's own id list preallocated before the baseline), and RSS
 //! from `/proc/self/statm` for information.
@@ -139,11 +142,7 @@ fn parse_args() -> Args {
         a.phases = 12;
     }
     if a.warmup == 0 {
-        a.warmup = if a.minutes > 0.0 {
-            3
-        } else {
-            (a.phases / 3).max(2)
-        };
+        a.warmup = (a.phases / 3).max(2);
     }
     a
 }
@@ -397,6 +396,8 @@ fn main() {
         }
     );
     let mut failures: Vec<String> = Vec::new();
+    // The phase whose end is the baseline (the last of warm-up).
+    let mut base_phase: Option<usize> = None;
     let mut baseline = 0usize;
     let mut rss_baseline = 0usize;
     let mut worst_growth = 0isize;
@@ -416,22 +417,28 @@ fn main() {
         }
         let heap = LIVE.load(Ordering::Relaxed);
         let rss = rss_bytes();
-        let w = a.warmup;
-        if phase == w {
-            baseline = heap;
-            rss_baseline = rss;
+        if base_phase.is_none() {
+            let warmed = if a.minutes > 0.0 {
+                phase >= 2 && t_start.elapsed().as_secs_f64() >= a.minutes * 20.0
+            } else {
+                phase >= a.warmup
+            };
+            if warmed {
+                base_phase = Some(phase);
+                baseline = heap;
+                rss_baseline = rss;
+            }
         }
-        let growth = if phase >= w {
-            heap as isize - baseline as isize
+        let (growth, rss_growth) = if base_phase.is_some() {
+            (
+                heap as isize - baseline as isize,
+                rss as isize - rss_baseline as isize,
+            )
         } else {
-            0
+            (0, 0)
         };
-        let rss_growth = if phase >= w {
-            rss as isize - rss_baseline as isize
-        } else {
-            0
-        };
-        if phase > w {
+        let after_warmup = base_phase.is_some_and(|b| phase > b);
+        if after_warmup {
             worst_growth = worst_growth.max(growth);
             worst_rss_growth = worst_rss_growth.max(rss_growth);
         }
@@ -440,7 +447,7 @@ fn main() {
             "phase {phase:>3}{}: {:>9} msgs in {:>5.2} s, heap {:>7.2} MB ({:+.3} MB), RSS {:>7.2} MB ({:+.3} MB), table {}/{bound}, evicted {}, unknown upd/del {}/{}",
             match phase {
                 0 => " fill",
-                p if p <= a.warmup => " warm",
+                _ if !after_warmup => " warm",
                 _ => "     ",
             },
             run.messages,
@@ -457,7 +464,8 @@ fn main() {
         run.messages = 0;
         phase += 1;
         let done = if a.minutes > 0.0 {
-            phase >= a.warmup + 2 && t_start.elapsed().as_secs_f64() >= a.minutes * 60.0
+            base_phase.is_some_and(|b| phase >= b + 2)
+                && t_start.elapsed().as_secs_f64() >= a.minutes * 60.0
         } else {
             phase >= a.phases.max(a.warmup + 2)
         };
@@ -505,6 +513,10 @@ fn main() {
     println!("result churn_inserted {}", ts.inserts);
     println!("result churn_evicted {}", ts.evicted);
     println!("result churn_flows {}", ps.flows);
+    println!(
+        "result churn_warmup_phases {}",
+        base_phase.map_or(0, |b| b + 1)
+    );
     println!("result churn_heap_baseline_bytes {baseline}");
     println!("result churn_heap_growth_bytes {worst_growth}");
     println!("result churn_heap_tolerance_bytes {tolerance}");
