@@ -131,6 +131,9 @@ grep '^stateflowd' "$WORK/e2e.err" | tee -a "$LOG"
 SENT_FLOWS=$(sed -n 's/.* \([0-9]*\) flows, \([0-9]*\) datagrams sent, \([0-9]*\) dropped.*/\1/p' "$WORK/e2e.err")
 DROPPED=$(sed -n 's/.* \([0-9]*\) flows, \([0-9]*\) datagrams sent, \([0-9]*\) dropped.*/\3/p' "$WORK/e2e.err")
 E2E_RSS=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$WORK/e2e.err")
+# CPU seconds of the stateflowd process: on a shared machine a steadier
+# figure than wall time.
+E2E_CPU=$(awk -F': ' '/User time|System time/ { s += $2 } END { printf "%.2f", s }' "$WORK/e2e.err")
 sleep 1
 kill $NF; wait $NF 2>/dev/null || true; NF=
 nfdump -R "$WORK/nf" -I > "$WORK/nfdump" 2>&1 || { cat "$WORK/nfdump"; fail "nfdump"; }
@@ -147,7 +150,8 @@ say "nfcapd stored $GOT_FLOWS flows, $GOT_PKTS packets, $GOT_BYTES bytes; statef
 E2E_SECS=$(awk -v a="$T0" -v b="$T1" 'BEGIN { printf "%.3f", b - a }')
 E2E_RATE=$(awk -v n="$SENT_FLOWS" -v s="$E2E_SECS" 'BEGIN { printf "%.0f", n / s }')
 E2E_MSGS=$(grep -o '[0-9]* pfsync frames' "$WORK/e2e.err" | cut -d' ' -f1)
-say "end to end: $SENT_FLOWS flows in $E2E_SECS s = $E2E_RATE flows/s, peak RSS $E2E_RSS KiB (all stored by nfcapd)"
+E2E_CPU_RATE=$(awk -v n="$SENT_FLOWS" -v s="$E2E_CPU" 'BEGIN { printf "%.0f", n / s }')
+say "end to end: $SENT_FLOWS flows in $E2E_SECS s = $E2E_RATE flows/s ($E2E_CPU s CPU = $E2E_CPU_RATE flows per CPU second), peak RSS $E2E_RSS KiB (all stored by nfcapd)"
 
 # ---- 4. capture mode vs softflowd -------------------------------------
 if [ $QUICK = 1 ]; then
@@ -196,7 +200,7 @@ m() { awk -v x="$1" 'BEGIN { printf "%.2f M", x / 1e6 }'; }
 		echo "| export encode $(echo $f | sed 's/_ipv/ IPv/; s/ipfix/IPFIX/; s/v5/NetFlow v5/; s/^v9/NetFlow v9/') | $(m "$(result encode_${f}_flows_per_s "$WORK/export")") flows/s | \`cargo bench --bench export\` |"
 	done
 	echo "| loopback send, sendmmsg / send | $(result send_sendmmsg_datagrams_per_s "$WORK/export" | awk '{ printf "%.0f k", $1 / 1e3 }') / $(result send_send_datagrams_per_s "$WORK/export" | awk '{ printf "%.0f k", $1 / 1e3 }') datagrams/s | \`cargo bench --bench export\` |"
-	echo "| end to end: \`stateflowd -A -r\` $E2E_STATES-state capture ($E2E_MSGS frames) → IPFIX → nfcapd | $(m "$E2E_RATE") flows/s ($SENT_FLOWS flows in $E2E_SECS s, all stored; peak RSS $((E2E_RSS / 1024)) MiB) | \`bench/run.sh\` |"
+	echo "| end to end: \`stateflowd -A -r\` $E2E_STATES-state capture ($E2E_MSGS frames) → IPFIX → nfcapd | $(m "$E2E_RATE") flows/s ($SENT_FLOWS flows in $E2E_SECS s, $E2E_CPU s CPU; all stored; peak RSS $((E2E_RSS / 1024)) MiB) | \`bench/run.sh\` |"
 	echo "| capture mode, stateflowd ($CAP_DESC) | $(m "$CAP_US") packets/s (peak RSS $((RSS_US / 1024)) MiB) | \`bench/capture.sh\` |"
 	echo "| capture mode, softflowd, same file, same run | $(m "$CAP_SF") packets/s (peak RSS $((RSS_SF / 1024)) MiB) | \`bench/capture.sh\` |"
 	echo "| capture mode ratio stateflowd / softflowd | ${RATIO}× | \`bench/capture.sh\` |"
