@@ -122,6 +122,12 @@ fn main() {
             1e9 / rate,
             d
         );
+        println!(
+            "result encode_{}_{}_flows_per_s {:.0}",
+            format.to_string().to_lowercase(),
+            if v6 { "ipv6" } else { "ipv4" },
+            rate
+        );
     }
     let (v5, _) = encode_rate(Format::V5, false, n, rounds);
     println!("v5 datagram of 30 records: {:.0} ns", 30.0 * 1e9 / v5);
@@ -131,6 +137,11 @@ fn main() {
             "loopback send, {}: {:.0} k datagrams/s (1464-byte datagrams)",
             if batching { "sendmmsg" } else { "send   " },
             r / 1e3
+        );
+        println!(
+            "result send_{}_datagrams_per_s {:.0}",
+            if batching { "sendmmsg" } else { "send" },
+            r
         );
     }
 }

@@ -98,6 +98,12 @@ fn main() {
         held,
         held as f64 / states as f64
     );
+    // Machine-readable lines for bench/run.sh.
+    println!("result table_states {}", tab.len());
+    println!(
+        "result table_bytes_per_state {:.1}",
+        held as f64 / states as f64
+    );
 
     // ---- throughput ---------------------------------------------------
     let mut rng = Rng::new(7);
@@ -181,4 +187,5 @@ fn main() {
         "table: unknown_updates {} unknown_deletes {} evicted {}",
         st.unknown_updates, st.unknown_deletes, st.evicted
     );
+    println!("result decode_track_msgs_per_s {:.0}", done as f64 / secs);
 }

@@ -7,6 +7,7 @@ mod docs;
 mod export;
 mod faults;
 mod hostile;
+mod longrun;
 mod netns;
 mod pfsync_to_nfcapd;
 mod restart;
