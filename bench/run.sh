@@ -1,7 +1,7 @@
 #!/bin/sh
 # Every published benchmark in one run, with one summary table.
 #
-#   sh bench/run.sh [--quick] [--churn [MINUTES]]
+#   sh bench/run.sh [--quick] [--churn [MINUTES]] [--flood]
 #
 # Runs, in order (release builds, one core each):
 #   1. cargo bench --bench state_table   pfsync decode + track messages/s on a
@@ -18,6 +18,11 @@
 #                                        softflowd on the same file, same run
 #   5. with --churn: examples/churn      steady memory with a full, evicting
 #                                        1,000,000-state table (default 3 min)
+#   6. with --flood: sh bench/flood.sh   1,000,000 state deletions at link
+#                                        speed over a namespace sync link
+#                                        (root): deletions/s sent, flows at
+#                                        nfcapd, drops counted, with a 4 MiB
+#                                        and a 256 MiB receive buffer
 # then prints the machine and a summary table, also written to
 # bench/results-latest.txt (the raw output goes to bench/results-latest.log).
 #
@@ -33,14 +38,16 @@ cd "$(dirname "$0")/.."
 
 QUICK=0
 CHURN_MIN=0
+FLOOD=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) QUICK=1 ;;
 	--churn)
 		CHURN_MIN=3
 		case ${2:-} in [0-9]*) CHURN_MIN=$2; shift ;; esac ;;
-	-h | --help) sed -n '2,27p' "$0"; exit 0 ;;
-	*) echo "usage: sh bench/run.sh [--quick] [--churn [MINUTES]]" >&2; exit 64 ;;
+	--flood) FLOOD=1 ;;
+	-h | --help) sed -n '2,32p' "$0"; exit 0 ;;
+	*) echo "usage: sh bench/run.sh [--quick] [--churn [MINUTES]] [--flood]" >&2; exit 64 ;;
 	esac
 	shift
 done
@@ -187,6 +194,15 @@ if [ "$CHURN_MIN" != 0 ] || [ $QUICK = 1 ]; then
 	CHURN=1
 fi
 
+# ---- 6. flood ---------------------------------------------------------
+if [ $FLOOD = 1 ]; then
+	FLOOD_N=1000000
+	[ $QUICK = 1 ] && FLOOD_N=100000
+	say "== sh bench/flood.sh $FLOOD_N"
+	sh bench/flood.sh $FLOOD_N > "$WORK/flood" 2>&1 || { cat "$WORK/flood"; fail "bench/flood.sh"; }
+	tee -a "$LOG" < "$WORK/flood"
+fi
+
 # ---- summary ----------------------------------------------------------
 m() { awk -v x="$1" 'BEGIN { printf "%.2f M", x / 1e6 }'; }
 {
@@ -207,6 +223,12 @@ m() { awk -v x="$1" 'BEGIN { printf "%.2f M", x / 1e6 }'; }
 	if [ -n "$CHURN" ]; then
 		W=$WORK/churn
 		echo "| churn: $(result churn_inserted "$W") states through a $(result churn_bound "$W")-state table, $(result churn_phases "$W") phases | max table $(result churn_max_table_len "$W"), $(result churn_evicted "$W") evicted; heap after warm-up $(awk -v x="$(result churn_heap_baseline_bytes "$W")" 'BEGIN { printf "%.1f MB", x / 1e6 }'), growth $(awk -v x="$(result churn_heap_growth_bytes "$W")" 'BEGIN { printf "%+.2f MB", x / 1e6 }') (limit $(awk -v x="$(result churn_heap_tolerance_bytes "$W")" 'BEGIN { printf "%.2f MB", x / 1e6 }')) | \`examples/churn $CHURN_ARGS\` |"
+	fi
+	if [ $FLOOD = 1 ]; then
+		W=$WORK/flood
+		for b in 4194304 268435456; do
+			echo "| deletion flood, $FLOOD_N DEL_C over a namespace sync link, receive buffer $((b / 1048576)) MiB | sent at $(m "$(result flood_rate_$b "$W")")/s; $(result flood_stored_$b "$W") flows at nfcapd, $(result flood_overflow_$b "$W") frames dropped and counted | \`bench/flood.sh\` |"
+		done
 	fi
 } > "$WORK/summary"
 echo | tee -a "$LOG"

@@ -468,7 +468,7 @@ fn daemon_mode_pidfile_second_instance_and_missing_user() {
 /// reports over 1,000,000 deletions/s). With a small receive buffer the
 /// kernel drops frames and stateflowd counts them (dropped.socket_overflow);
 /// with a large one every deletion becomes a flow at nfcapd. (Full size,
-/// 1,000,000 deletions, is in bench/run.sh.)
+/// 1,000,000 deletions: `sh bench/flood.sh`, or `sh bench/run.sh --flood`.)
 #[test]
 fn deletion_flood_is_exported_whole_or_its_losses_counted() {
     let Some(ns) = Netns::create() else { return };
