@@ -10,6 +10,9 @@
 //!   plain map model and never exceeds its bound.
 //! - [`state_file`]: a state file is accepted only if its length is exactly
 //!   header + records + checksum, and its records re-encode to its bytes.
+//! - [`pcap_file`]: the streaming pcap reader and the in-memory one agree
+//!   on every record and on how the file ends, and the records they hand
+//!   out account for the file's bytes exactly.
 //! - [`control_request`]: a control-socket request is accepted only when
 //!   it is a command word (whitespace around it aside) within the length
 //!   bound, the word names the command it parsed to, and a refusal is
@@ -27,6 +30,7 @@ use stateflowd::pfsync::carrier::{LinkType, extract};
 use stateflowd::pfsync::encode::{Encoding, FrameBuilder, V5Options, representable_msg};
 use stateflowd::pfsync::legacy::Legacy;
 use stateflowd::pfsync::{BulkStatus, IfName, Message, PfState, parse_frame};
+use stateflowd::source::pcap_file::{MAX_RECORD, PcapError, PcapReader, PcapSlice};
 use stateflowd::state::persist;
 use stateflowd::state::{StateId, StateTable, TableConfig};
 use stateflowd::time::Timestamp;
@@ -269,5 +273,50 @@ pub fn cli_args(data: &[u8]) {
             }
         }
         Err(e) => assert!(!e.is_empty()),
+    }
+}
+
+pub fn pcap_file(data: &[u8]) {
+    fn kind(e: &PcapError) -> String {
+        match e {
+            PcapError::Io(e) => format!("io {:?}", e.kind()),
+            other => other.to_string(),
+        }
+    }
+    let (mut r, mut s) = match (PcapReader::new(data), PcapSlice::new(data)) {
+        (Ok(r), Ok(s)) => (r, s),
+        (Err(a), Err(b)) => {
+            assert_eq!(kind(&a), kind(&b));
+            return;
+        }
+        (a, b) => panic!(
+            "readers disagree on the header: {:?} / {:?}",
+            a.err(),
+            b.err()
+        ),
+    };
+    assert_eq!(r.link_type, s.link_type);
+    let mut buf = Vec::new();
+    let mut used = 24usize;
+    loop {
+        match (r.next_packet(&mut buf), s.next_packet()) {
+            (Ok(Some(m)), Ok(Some((n, pkt)))) => {
+                assert_eq!(m, n);
+                assert_eq!(buf, pkt);
+                assert!(pkt.len() <= MAX_RECORD as usize);
+                used += 16 + pkt.len();
+                assert_eq!(used, s.position());
+            }
+            (Ok(None), Ok(None)) => {
+                assert_eq!(used, data.len(), "clean end before the last byte");
+                return;
+            }
+            (Err(a), Err(b)) => {
+                assert_eq!(kind(&a), kind(&b));
+                assert!(used < data.len(), "an error with nothing left");
+                return;
+            }
+            (a, b) => panic!("readers disagree: {a:?} / {:?}", b.map(|x| x.map(|y| y.0))),
+        }
     }
 }

@@ -20,7 +20,7 @@ use std::fs;
 use std::net::IpAddr;
 use std::path::Path;
 
-const TARGETS: [&str; 11] = [
+const TARGETS: [&str; 12] = [
     "pfsync_frame",
     "carrier",
     "state_table",
@@ -32,6 +32,7 @@ const TARGETS: [&str; 11] = [
     "packet_cache",
     "control_request",
     "cli_args",
+    "pcap_file",
 ];
 
 fn main() {
@@ -44,6 +45,7 @@ fn main() {
     packets(root);
     control(root);
     cli(root);
+    pcaps(root);
     if let Some(dir) = std::env::args().nth(1) {
         shared_netflow(Path::new(&dir));
     }
@@ -471,4 +473,54 @@ fn cli(root: &Path) {
     for (i, args) in lines.iter().enumerate() {
         fs::write(dir.join(format!("argv-{i}")), args.join("\0")).unwrap();
     }
+}
+
+/// The start of our own test captures, whole, cut inside a record, and
+/// rewritten big-endian.
+fn pcaps(root: &Path) {
+    let dir = root.join("pcap_file");
+    for name in [
+        "openbsd-v6.pcap",
+        "legacy-v2-pfsync0.pcap",
+        "freebsd1500-sll2.pcap",
+    ] {
+        let bytes = fs::read(Path::new("testdata").join(name)).unwrap();
+        let mut r = PcapSlice::new(&bytes).unwrap();
+        // whole records up to about 2 KB, then the same cut mid-record
+        while r.position() < 2048 && r.next_packet().unwrap().is_some() {}
+        let end = r.position();
+        fs::write(dir.join(name), &bytes[..end]).unwrap();
+        fs::write(dir.join(format!("cut-{name}")), &bytes[..end - 7]).unwrap();
+        let be = big_endian(&bytes[..end]);
+        let (mut a, mut b) = (
+            PcapSlice::new(&bytes[..end]).unwrap(),
+            PcapSlice::new(&be).unwrap(),
+        );
+        while let Some(p) = a.next_packet().unwrap() {
+            assert_eq!(Some(p), b.next_packet().unwrap(), "{name} big-endian");
+        }
+        fs::write(dir.join(format!("be-{name}")), be).unwrap();
+    }
+}
+
+/// A little-endian pcap file of whole records, its header and record
+/// headers byte-swapped (as a big-endian machine writes it).
+fn big_endian(le: &[u8]) -> Vec<u8> {
+    let mut b = le.to_vec();
+    let swap = |b: &mut [u8], at: usize, n: usize| b[at..at + n].reverse();
+    swap(&mut b, 0, 4);
+    swap(&mut b, 4, 2);
+    swap(&mut b, 6, 2);
+    for at in [8, 12, 16, 20] {
+        swap(&mut b, at, 4);
+    }
+    let mut at = 24;
+    while at + 16 <= b.len() {
+        let incl = u32::from_le_bytes(b[at + 8..at + 12].try_into().unwrap()) as usize;
+        for f in 0..4 {
+            swap(&mut b, at + 4 * f, 4);
+        }
+        at += 16 + incl;
+    }
+    b
 }
