@@ -37,7 +37,7 @@ fn main() -> ExitCode {
         }
     }
     let Some(cmd) = cmd else { return usage() };
-    if let Err(e) = stateflowd::daemon::control::parse_request(&cmd) {
+    if let Err(e) = stateflowd::daemon::control::parse_request(cmd.as_bytes()) {
         eprintln!("stateflowctl: {e}");
         return ExitCode::from(64);
     }

@@ -11,8 +11,12 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// Longest request line read.
+/// Longest request line accepted, its newline included. Longer requests
+/// are refused whole, never cut and then obeyed.
 pub const MAX_REQUEST: usize = 256;
+
+/// Longest piece of an unknown request echoed back in the error.
+const MAX_ECHO: usize = 40;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Command {
@@ -22,6 +26,30 @@ pub enum Command {
     ExpireAll,
     Shutdown,
     Help,
+}
+
+impl Command {
+    /// Every command, in [`COMMANDS`] order.
+    pub const ALL: [Command; 6] = [
+        Command::Statistics,
+        Command::DumpStates,
+        Command::Flush,
+        Command::ExpireAll,
+        Command::Shutdown,
+        Command::Help,
+    ];
+
+    /// The request word that names this command.
+    pub fn name(self) -> &'static str {
+        match self {
+            Command::Statistics => "statistics",
+            Command::DumpStates => "dump-states",
+            Command::Flush => "flush",
+            Command::ExpireAll => "expire-all",
+            Command::Shutdown => "shutdown",
+            Command::Help => "help",
+        }
+    }
 }
 
 pub const COMMANDS: &[(&str, &str)] = &[
@@ -39,19 +67,31 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("help", "this list"),
 ];
 
-pub fn parse_request(line: &str) -> Result<Command, String> {
-    Ok(match line.trim() {
-        "statistics" | "stats" => Command::Statistics,
-        "dump-states" => Command::DumpStates,
-        "flush" => Command::Flush,
-        "expire-all" => Command::ExpireAll,
-        "shutdown" => Command::Shutdown,
-        "help" => Command::Help,
-        other => {
-            let shown: String = other.chars().take(40).collect();
-            return Err(format!("unknown command '{shown}' (try 'help')"));
+/// Parses one request line as read from the socket (its newline, if any,
+/// included). Pure: ASCII whitespace around the word is ignored; a line
+/// longer than [`MAX_REQUEST`] bytes, or anything but a command word
+/// (`stats` is an alias of `statistics`), is an error whose text is short
+/// and printable whatever the input.
+pub fn parse_request(line: &[u8]) -> Result<Command, String> {
+    if line.len() > MAX_REQUEST {
+        return Err(format!(
+            "request longer than {MAX_REQUEST} bytes (try 'help')"
+        ));
+    }
+    let word = line.trim_ascii();
+    if word == b"stats" {
+        return Ok(Command::Statistics);
+    }
+    match Command::ALL.iter().find(|c| c.name().as_bytes() == word) {
+        Some(&c) => Ok(c),
+        None => {
+            let shown = &word[..word.len().min(MAX_ECHO)];
+            Err(format!(
+                "unknown command '{}' (try 'help')",
+                shown.escape_ascii()
+            ))
         }
-    })
+    }
 }
 
 #[derive(Debug)]
@@ -104,10 +144,11 @@ impl ControlSocket {
         let _ = stream.set_nonblocking(false);
         let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
         let _ = stream.set_write_timeout(Some(Duration::from_millis(500)));
-        let mut line = String::new();
+        // One byte more than allowed, so an overlong line is seen as such.
+        let mut line = Vec::new();
         let read = BufReader::new(stream.try_clone().ok()?)
-            .take(MAX_REQUEST as u64)
-            .read_line(&mut line);
+            .take(MAX_REQUEST as u64 + 1)
+            .read_until(b'\n', &mut line);
         let req = match read {
             Ok(_) => parse_request(&line),
             Err(e) => Err(format!("reading request: {e}")),
@@ -137,12 +178,55 @@ mod tests {
 
     #[test]
     fn requests_parse_and_unknown_ones_are_refused_briefly() {
-        assert_eq!(parse_request("statistics\n"), Ok(Command::Statistics));
-        assert_eq!(parse_request("  shutdown "), Ok(Command::Shutdown));
-        assert_eq!(parse_request("expire-all"), Ok(Command::ExpireAll));
-        let e = parse_request(&"x".repeat(1000)).unwrap_err();
+        assert_eq!(parse_request(b"statistics\n"), Ok(Command::Statistics));
+        assert_eq!(parse_request(b"stats\r\n"), Ok(Command::Statistics));
+        assert_eq!(parse_request(b"  shutdown "), Ok(Command::Shutdown));
+        assert_eq!(parse_request(b"expire-all"), Ok(Command::ExpireAll));
+        assert_eq!(parse_request(b"dump-states\n"), Ok(Command::DumpStates));
+        assert_eq!(parse_request(b"help"), Ok(Command::Help));
+        assert_eq!(parse_request(b"\tflush\n"), Ok(Command::Flush));
+        let e = parse_request(&[b'x'; 200]).unwrap_err();
         assert!(e.len() < 100, "{e}");
-        assert!(parse_request("").is_err());
+        assert!(e.contains(&"x".repeat(40)) && !e.contains(&"x".repeat(41)));
+        assert_eq!(
+            parse_request(b""),
+            Err("unknown command '' (try 'help')".into())
+        );
+        // case matters, and a second word is not ignored
+        assert!(parse_request(b"FLUSH").is_err());
+        assert!(parse_request(b"flush now").is_err());
+        assert!(parse_request(b"flush\nshutdown\n").is_err());
+    }
+
+    #[test]
+    fn every_command_round_trips_through_its_name() {
+        assert_eq!(Command::ALL.len(), COMMANDS.len());
+        for (c, (word, _)) in Command::ALL.iter().zip(COMMANDS) {
+            assert_eq!(c.name(), *word);
+            assert_eq!(parse_request(word.as_bytes()), Ok(*c));
+        }
+    }
+
+    #[test]
+    fn long_lines_are_refused_whole_not_cut_and_obeyed() {
+        // 'flush' padded to exactly the limit is still a request ...
+        let mut at_limit = b"flush".to_vec();
+        at_limit.resize(MAX_REQUEST - 1, b' ');
+        at_limit.push(b'\n');
+        assert_eq!(parse_request(&at_limit), Ok(Command::Flush));
+        // ... one byte more is refused, though cutting it would obey it.
+        let mut over = at_limit.clone();
+        over.insert(5, b' ');
+        assert_eq!(over.len(), MAX_REQUEST + 1);
+        let e = parse_request(&over).unwrap_err();
+        assert!(e.contains("longer than 256 bytes"), "{e}");
+    }
+
+    #[test]
+    fn binary_requests_are_echoed_printably() {
+        let e = parse_request(b"\xff\x00\x1b[2Jboom\n").unwrap_err();
+        assert_eq!(e, "unknown command '\\xff\\x00\\x1b[2Jboom' (try 'help')");
+        assert!(e.bytes().all(|b| (0x20..0x7f).contains(&b)), "{e}");
     }
 
     #[test]
