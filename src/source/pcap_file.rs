@@ -63,10 +63,84 @@ pub struct PacketMeta {
     pub orig_len: u32,
 }
 
-pub struct PcapReader<R> {
-    inner: R,
+/// The fields of a classic pcap file header that reading needs.
+struct FileHeader {
     swapped: bool,
     nanos: bool,
+    snaplen: u32,
+    link_type: u32,
+}
+
+impl FileHeader {
+    fn parse(h: &[u8; 24]) -> Result<FileHeader, PcapError> {
+        let le = u32::from_le_bytes([h[0], h[1], h[2], h[3]]);
+        let (swapped, nanos) = match le {
+            MAGIC_US => (false, false),
+            MAGIC_NS => (false, true),
+            m if m.swap_bytes() == MAGIC_US => (true, false),
+            m if m.swap_bytes() == MAGIC_NS => (true, true),
+            PCAPNG_MAGIC => return Err(PcapError::Pcapng),
+            m => return Err(PcapError::NotPcap(m)),
+        };
+        let rd = |o: usize| {
+            let v = u32::from_le_bytes([h[o], h[o + 1], h[o + 2], h[o + 3]]);
+            if swapped { v.swap_bytes() } else { v }
+        };
+        Ok(FileHeader {
+            swapped,
+            nanos,
+            snaplen: rd(16),
+            // The upper bits may carry FCS information.
+            link_type: rd(20) & 0xffff,
+        })
+    }
+
+    /// The record at the start of `rest`: its metadata and length with
+    /// its 16-byte header, or `None` when `rest` does not hold all of it.
+    /// A captured length above [`MAX_RECORD`] is an error as soon as the
+    /// record header is there.
+    #[inline]
+    fn record_at(&self, rest: &[u8]) -> Result<Option<(PacketMeta, usize)>, PcapError> {
+        let Some(h) = rest.first_chunk::<16>() else {
+            return Ok(None);
+        };
+        let rd = |o: usize| {
+            let v = u32::from_le_bytes([h[o], h[o + 1], h[o + 2], h[o + 3]]);
+            if self.swapped { v.swap_bytes() } else { v }
+        };
+        let (secs, frac, incl, orig) = (rd(0), rd(4), rd(8), rd(12));
+        if incl > MAX_RECORD {
+            return Err(PcapError::BadRecord { incl_len: incl });
+        }
+        let len = 16 + incl as usize;
+        if rest.len() < len {
+            return Ok(None);
+        }
+        let micros = if self.nanos { frac / 1000 } else { frac };
+        let meta = PacketMeta {
+            ts: Timestamp::from_secs_micros(u64::from(secs), micros.min(999_999)),
+            orig_len: orig,
+        };
+        Ok(Some((meta, len)))
+    }
+}
+
+/// Bytes asked of the underlying reader at a time.
+const CHUNK: usize = 256 << 10;
+
+/// A classic pcap file read from any [`Read`] in large chunks into one
+/// reused buffer (so a replay costs a copy per chunk, not page faults or a
+/// read per packet); records are handed out as slices of that buffer.
+pub struct PcapReader<R> {
+    inner: R,
+    head: FileHeader,
+    buf: Vec<u8>,
+    /// Unread bytes are `buf[pos..end]`.
+    pos: usize,
+    end: usize,
+    eof: bool,
+    /// Bytes of the file consumed, header included.
+    consumed: u64,
     pub link_type: u32,
     pub snaplen: u32,
 }
@@ -81,58 +155,75 @@ impl<R: Read> PcapReader<R> {
                 PcapError::Truncated
             }
         })?;
-        let le = u32::from_le_bytes([h[0], h[1], h[2], h[3]]);
-        let (swapped, nanos) = match le {
-            MAGIC_US => (false, false),
-            MAGIC_NS => (false, true),
-            m if m.swap_bytes() == MAGIC_US => (true, false),
-            m if m.swap_bytes() == MAGIC_NS => (true, true),
-            PCAPNG_MAGIC => return Err(PcapError::Pcapng),
-            m => return Err(PcapError::NotPcap(m)),
-        };
-        let rd = |o: usize| {
-            let v = u32::from_le_bytes([h[o], h[o + 1], h[o + 2], h[o + 3]]);
-            if swapped { v.swap_bytes() } else { v }
-        };
+        let head = FileHeader::parse(&h)?;
         Ok(PcapReader {
             inner,
-            swapped,
-            nanos,
-            snaplen: rd(16),
-            // The upper bits may carry FCS information.
-            link_type: rd(20) & 0xffff,
+            link_type: head.link_type,
+            snaplen: head.snaplen,
+            head,
+            buf: Vec::new(),
+            pos: 0,
+            end: 0,
+            eof: false,
+            consumed: 24,
         })
+    }
+
+    /// Bytes of the file consumed so far.
+    pub fn position(&self) -> u64 {
+        self.consumed
+    }
+
+    /// The next record, its bytes borrowed from the reader until the next
+    /// call. `Ok(None)` at a clean end of file.
+    #[inline]
+    pub fn next_record(&mut self) -> Result<Option<(PacketMeta, &[u8])>, PcapError> {
+        loop {
+            let rest = &self.buf[self.pos..self.end];
+            if let Some((meta, len)) = self.head.record_at(rest)? {
+                let start = self.pos;
+                self.pos += len;
+                self.consumed += len as u64;
+                return Ok(Some((meta, &self.buf[start + 16..start + len])));
+            }
+            if self.eof {
+                return if rest.is_empty() {
+                    Ok(None)
+                } else {
+                    Err(PcapError::Truncated)
+                };
+            }
+            self.fill()?;
+        }
+    }
+
+    /// Moves the unread tail to the front and reads up to [`CHUNK`] more
+    /// bytes after it (room for a whole record of [`MAX_RECORD`] always).
+    fn fill(&mut self) -> Result<(), PcapError> {
+        if self.buf.is_empty() {
+            self.buf = vec![0; CHUNK + 16 + MAX_RECORD as usize];
+        }
+        self.buf.copy_within(self.pos..self.end, 0);
+        self.end -= self.pos;
+        self.pos = 0;
+        loop {
+            match self.inner.read(&mut self.buf[self.end..self.end + CHUNK]) {
+                Ok(0) => self.eof = true,
+                Ok(n) => self.end += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e.into()),
+            }
+            return Ok(());
+        }
     }
 
     /// Reads the next packet into `buf` (resized to it). `Ok(None)` at a
     /// clean end of file.
     pub fn next_packet(&mut self, buf: &mut Vec<u8>) -> Result<Option<PacketMeta>, PcapError> {
-        let mut h = [0u8; 16];
-        let mut got = 0;
-        while got < 16 {
-            match self.inner.read(&mut h[got..]) {
-                Ok(0) if got == 0 => return Ok(None),
-                Ok(0) => return Err(PcapError::Truncated),
-                Ok(n) => got += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        let rd = |o: usize| {
-            let v = u32::from_le_bytes([h[o], h[o + 1], h[o + 2], h[o + 3]]);
-            if self.swapped { v.swap_bytes() } else { v }
-        };
-        let (secs, frac, incl, orig) = (rd(0), rd(4), rd(8), rd(12));
-        if incl > MAX_RECORD {
-            return Err(PcapError::BadRecord { incl_len: incl });
-        }
-        buf.clear();
-        buf.resize(incl as usize, 0);
-        read_exact_or(&mut self.inner, buf, |_| PcapError::Truncated)?;
-        let micros = if self.nanos { frac / 1000 } else { frac };
-        Ok(Some(PacketMeta {
-            ts: Timestamp::from_secs_micros(u64::from(secs), micros.min(999_999)),
-            orig_len: orig,
+        Ok(self.next_record()?.map(|(meta, data)| {
+            buf.clear();
+            buf.extend_from_slice(data);
+            meta
         }))
     }
 }
@@ -277,42 +368,30 @@ mod tests {
     }
 }
 
-/// A classic pcap file held in memory (or mapped): records are handed out
-/// as slices of it, without copying. Same checks as [`PcapReader`].
+/// A classic pcap file held in memory: records are handed out as slices
+/// of it, without copying. Same checks as [`PcapReader`].
 pub struct PcapSlice<'a> {
     data: &'a [u8],
     pos: usize,
-    swapped: bool,
-    nanos: bool,
+    head: FileHeader,
     pub link_type: u32,
 }
 
 impl<'a> PcapSlice<'a> {
     pub fn new(data: &'a [u8]) -> Result<Self, PcapError> {
-        if data.len() < 24 {
+        let Some(h) = data.first_chunk::<24>() else {
             return Err(if data.len() < 4 {
                 PcapError::NotPcap(0)
             } else {
                 PcapError::Truncated
             });
-        }
-        let le = u32::from_le_bytes([data[0], data[1], data[2], data[3]]);
-        let (swapped, nanos) = match le {
-            MAGIC_US => (false, false),
-            MAGIC_NS => (false, true),
-            m if m.swap_bytes() == MAGIC_US => (true, false),
-            m if m.swap_bytes() == MAGIC_NS => (true, true),
-            PCAPNG_MAGIC => return Err(PcapError::Pcapng),
-            m => return Err(PcapError::NotPcap(m)),
         };
-        let lt = u32::from_le_bytes([data[20], data[21], data[22], data[23]]);
-        let lt = if swapped { lt.swap_bytes() } else { lt };
+        let head = FileHeader::parse(h)?;
         Ok(PcapSlice {
             data,
             pos: 24,
-            swapped,
-            nanos,
-            link_type: lt & 0xffff,
+            link_type: head.link_type,
+            head,
         })
     }
 
@@ -328,30 +407,11 @@ impl<'a> PcapSlice<'a> {
         if rest.is_empty() {
             return Ok(None);
         }
-        if rest.len() < 16 {
+        let Some((meta, len)) = self.head.record_at(rest)? else {
             return Err(PcapError::Truncated);
-        }
-        let rd = |o: usize| {
-            let v = u32::from_le_bytes([rest[o], rest[o + 1], rest[o + 2], rest[o + 3]]);
-            if self.swapped { v.swap_bytes() } else { v }
         };
-        let (secs, frac, incl, orig) = (rd(0), rd(4), rd(8), rd(12));
-        if incl > MAX_RECORD {
-            return Err(PcapError::BadRecord { incl_len: incl });
-        }
-        let end = 16 + incl as usize;
-        if rest.len() < end {
-            return Err(PcapError::Truncated);
-        }
-        self.pos += end;
-        let micros = if self.nanos { frac / 1000 } else { frac };
-        Ok(Some((
-            PacketMeta {
-                ts: Timestamp::from_secs_micros(u64::from(secs), micros.min(999_999)),
-                orig_len: orig,
-            },
-            &rest[16..end],
-        )))
+        self.pos += len;
+        Ok(Some((meta, &rest[16..len])))
     }
 }
 
@@ -392,5 +452,66 @@ mod slice_tests {
             PcapSlice::new(&bytes[..3]),
             Err(PcapError::NotPcap(0))
         ));
+    }
+
+    /// A reader that hands out at most `step` bytes per call.
+    struct Trickle<'a> {
+        data: &'a [u8],
+        step: usize,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.step.min(buf.len()).min(self.data.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn chunked_reads_give_every_record_whole_across_chunk_boundaries() {
+        // Sizes that put record boundaries everywhere relative to the
+        // reader's chunks, and one record of the largest size allowed.
+        let mut w = PcapWriter::new(Vec::new(), 1).unwrap();
+        let mut sizes: Vec<usize> = (0..3000).map(|i| (i * 37) % 1500).collect();
+        sizes.insert(1234, MAX_RECORD as usize);
+        for (i, &n) in sizes.iter().enumerate() {
+            let body: Vec<u8> = (0..n).map(|k| (i + k) as u8).collect();
+            w.write_packet(Timestamp::from_secs_micros(i as u64, 7), &body)
+                .unwrap();
+        }
+        let bytes = w.into_inner();
+        assert!(bytes.len() > 3 * CHUNK);
+        for step in [1, 1000, CHUNK - 3, usize::MAX] {
+            let mut r = PcapReader::new(Trickle { data: &bytes, step }).unwrap();
+            let mut s = PcapSlice::new(&bytes).unwrap();
+            let mut n = 0;
+            while let Some((m, d)) = r.next_record().unwrap() {
+                let (sm, sd) = s.next_packet().unwrap().unwrap();
+                assert_eq!((m, d), (sm, sd), "record {n}, reads of {step}");
+                assert_eq!(d.len(), sizes[n]);
+                assert_eq!(r.position(), s.position() as u64);
+                n += 1;
+            }
+            assert_eq!(n, sizes.len());
+            assert!(s.next_packet().unwrap().is_none());
+        }
+        // Cut anywhere inside the last record: all before it, then Truncated.
+        let cut = &bytes[..bytes.len() - 100];
+        let mut r = PcapReader::new(Trickle {
+            data: cut,
+            step: 4096,
+        })
+        .unwrap();
+        let mut n = 0;
+        let end = loop {
+            match r.next_record() {
+                Ok(Some(_)) => n += 1,
+                other => break other.map(|o| o.map(|(m, _)| m)),
+            }
+        };
+        assert!(matches!(end, Err(PcapError::Truncated)));
+        assert_eq!(n, sizes.len() - 1);
     }
 }
