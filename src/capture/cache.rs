@@ -143,6 +143,91 @@ pub struct CacheStats {
     /// Later fragments whose first fragment was not seen.
     pub orphan_fragments: u64,
     pub records: u64,
+    /// Sweeps of stale expiry entries.
+    pub compactions: u64,
+}
+
+impl CacheConfig {
+    /// Readies a packet for [`FlowCache::account`]: its conversation key
+    /// (lower endpoint first) and hash. Depends on the packet and this
+    /// configuration only, so a reader thread can do it while the table's
+    /// thread accounts earlier packets.
+    #[inline]
+    pub fn prepare(&self, p: &ParsedPacket) -> Prepared {
+        let vlan = if self.key_vlan { p.vlan } else { 0 };
+        let (key, ndx) = canonical(
+            &p.src, &p.dst, p.src_port, p.dst_port, p.protocol, p.version, vlan,
+        );
+        Prepared {
+            tag: tag_of(&key),
+            key,
+            ndx: ndx as u8,
+            tcp_flags: p.tcp_flags,
+            tos: p.tos,
+            octets: p.octets,
+            frag: p.frag,
+        }
+    }
+}
+
+/// A packet readied for the table by [`CacheConfig::prepare`].
+#[derive(Clone, Copy)]
+pub struct Prepared {
+    key: Key,
+    tag: u32,
+    /// 0 when the packet goes from the key's lower endpoint to its higher.
+    ndx: u8,
+    tcp_flags: u8,
+    tos: u8,
+    octets: u32,
+    frag: Frag,
+}
+
+/// The conversation key of a packet and the side it counts on (0: from
+/// the lower endpoint, by address then port, to the higher).
+#[inline]
+fn canonical(
+    src: &[u8; 16],
+    dst: &[u8; 16],
+    sport: u16,
+    dport: u16,
+    proto: u8,
+    version: u8,
+    vlan: u16,
+) -> (Key, usize) {
+    // Big-endian numbers compare as the bytes do.
+    let fwd = (u128::from_be_bytes(*src), sport) <= (u128::from_be_bytes(*dst), dport);
+    let (a, b, pa, pb) = if fwd {
+        (*src, *dst, sport, dport)
+    } else {
+        (*dst, *src, dport, sport)
+    };
+    let key = Key {
+        a,
+        b,
+        pa,
+        pb,
+        proto,
+        v6: version == 6,
+        vlan,
+    };
+    (key, usize::from(!fwd))
+}
+
+/// The fragment-table key of a packet (its own direction) and its ports.
+fn frag_key(key: &Key, ndx: usize, id: u32) -> (FragKey, (u16, u16)) {
+    let (src, dst, sport, dport) = if ndx == 0 {
+        (key.a, key.b, key.pa, key.pb)
+    } else {
+        (key.b, key.a, key.pb, key.pa)
+    };
+    let fk = FragKey {
+        src,
+        dst,
+        id,
+        proto: key.proto,
+    };
+    (fk, (sport, dport))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -208,17 +293,21 @@ struct Side {
     /// 2^31 octets (softflowd's over-bytes rule), long before these wrap.
     packets: u32,
     octets: u32,
-    flags: u8,
-    tos: u8,
 }
 
-/// One conversation, 120 bytes.
+/// One conversation, 112 bytes.
 #[derive(Clone, Copy)]
 struct Conv {
     key: Key,
     side: [Side; 2],
     expires: u64,
     generation: u32,
+    /// The key's hash, kept so expiry finds the index slot without
+    /// rehashing (and can prefetch it).
+    tag: u32,
+    /// Per side: cumulative TCP flags, last ToS.
+    flags: [u8; 2],
+    tos: [u8; 2],
     fin: u8,
     rst: bool,
     reason: EndReason,
@@ -241,11 +330,12 @@ impl Conv {
             last: 0,
             packets: 0,
             octets: 0,
-            flags: 0,
-            tos: 0,
         }; 2],
         expires: u64::MAX,
         generation: 0,
+        tag: 0,
+        flags: [0; 2],
+        tos: [0; 2],
         fin: 0,
         rst: false,
         reason: EndReason::IdleTimeout,
@@ -299,6 +389,11 @@ impl Slab {
     }
     fn alloc(&mut self) -> u32 {
         if let Some(i) = self.free.pop() {
+            // The next one to hand out was ended a while ago and is
+            // likely cold: fetch it now, before it is needed.
+            if let Some(&next) = self.free.last() {
+                prefetch(self.get(next) as *const Conv);
+            }
             return i;
         }
         if self.used as usize == self.chunks.len() * CHUNK {
@@ -372,6 +467,11 @@ impl Index {
             self.slots[pos] = s;
         }
     }
+    fn clear(&mut self) {
+        self.slots.fill(0);
+        self.len = 0;
+    }
+
     fn remove_at(&mut self, pos: usize) {
         let mask = self.mask();
         let mut i = pos;
@@ -427,8 +527,9 @@ fn huge_pages_raw(start: usize, bytes: usize) {
     let _ = (start, bytes);
 }
 
+/// Hints the CPU to fetch the cache line at `p` (a no-op elsewhere).
 #[inline]
-fn prefetch<T>(p: *const T) {
+pub fn prefetch<T>(p: *const T) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: prefetch is a hint; it never faults, whatever the address.
     unsafe {
@@ -444,6 +545,13 @@ fn tag_of(key: &Key) -> u32 {
     key.hash(&mut h);
     (h.finish() >> 32) as u32
 }
+
+/// Stale entries the expiry wheel and the eviction order may hold beyond
+/// twice the conversations tracked, before they are swept.
+const STALE_SLACK: usize = 65_536;
+
+/// How far ahead expiry loops prefetch the conversations they will end.
+const AHEAD: usize = 16;
 
 /// Seconds a timer wheel turn spans; deadlines further out wait in a heap.
 const WHEEL: u64 = 4096;
@@ -492,6 +600,30 @@ impl Wheel {
             self.near += 1;
         }
         self.min = self.min.min(at);
+    }
+
+    /// Entries held, stale ones included.
+    fn len(&self) -> usize {
+        self.near + self.far.len()
+    }
+
+    /// Keeps the entries `keep` accepts, and only those.
+    fn retain(&mut self, mut keep: impl FnMut(u64, u32, u32) -> bool) {
+        let mut min = u64::MAX;
+        self.near = 0;
+        for b in &mut self.buckets {
+            b.retain(|&(at, i, g)| keep(at, i, g));
+            self.near += b.len();
+            min = b.iter().fold(min, |m, e| m.min(e.0));
+            if b.capacity() > 4 * b.len().max(64) {
+                b.shrink_to(2 * b.len());
+            }
+        }
+        let mut far = std::mem::take(&mut self.far).into_vec();
+        far.retain(|&Reverse((at, i, g))| keep(at, i, g));
+        min = far.iter().fold(min, |m, e| m.min(e.0.0));
+        self.far = BinaryHeap::from(far);
+        self.min = min;
     }
 
     fn refill(&mut self) {
@@ -600,6 +732,7 @@ pub struct FlowCache {
     /// nothing per packet while the table has room).
     lru: Option<BinaryHeap<Reverse<(u64, u32, u32)>>>,
     frags: FastMap<FragKey, (u16, u16)>,
+    rounding: Rounding,
     stats: CacheStats,
 }
 
@@ -627,6 +760,7 @@ impl FlowCache {
             due: Vec::new(),
             lru: None,
             frags: FastMap::default(),
+            rounding: Rounding::default(),
             stats: CacheStats::default(),
         }
     }
@@ -644,53 +778,58 @@ impl FlowCache {
         self.index.len == 0
     }
 
-    /// Hints the CPU to fetch the index slot `p` will probe; returns the
-    /// tag to pass to [`Self::prefetch_entry`]. Pure performance: a driver
-    /// that parses a batch of packets, prefetches their slots, then their
-    /// entries, then calls [`Self::packet`] on each overlaps the cache
-    /// misses of a large table instead of paying them one after another.
-    /// Results are the same with or without it.
+    /// Hints the CPU to fetch the index slot `p` will probe. Pure
+    /// performance: a driver that prepares a batch of packets and calls
+    /// this, then [`Self::prefetch_entry`], a few packets ahead of
+    /// [`Self::account`] overlaps the cache misses of a large table instead
+    /// of paying them one after another. Results are the same without it.
     #[inline]
-    pub fn prefetch_slot(&self, p: &ParsedPacket) -> u32 {
-        let fwd = (p.src, p.src_port) <= (p.dst, p.dst_port);
-        let vlan = if self.cfg.key_vlan { p.vlan } else { 0 };
-        let (a, b, pa, pb) = if fwd {
-            (p.src, p.dst, p.src_port, p.dst_port)
-        } else {
-            (p.dst, p.src, p.dst_port, p.src_port)
-        };
-        let tag = tag_of(&Key {
-            a,
-            b,
-            pa,
-            pb,
-            proto: p.protocol,
-            v6: p.version == 6,
-            vlan,
-        });
-        prefetch(self.index.slots.as_ptr().wrapping_add(self.index.home(tag)));
-        tag
+    pub fn prefetch_slot(&self, p: &Prepared) {
+        prefetch(
+            self.index
+                .slots
+                .as_ptr()
+                .wrapping_add(self.index.home(p.tag)),
+        );
     }
 
     /// Second prefetch stage: the entry the slot (now cached) points to.
     #[inline]
-    pub fn prefetch_entry(&self, tag: u32) {
-        let s = self.index.slots[self.index.home(tag)];
-        if s != 0 && (s >> 32) as u32 == tag {
-            let i = (s as u32).wrapping_sub(1);
-            if i < self.slab.used {
-                prefetch(self.slab.get(i) as *const Conv);
+    pub fn prefetch_entry(&self, p: &Prepared) {
+        // The first few slots of the probe sequence (one cache line,
+        // mostly): an entry displaced by a collision is found too.
+        let mask = self.index.mask();
+        let mut pos = self.index.home(p.tag);
+        for _ in 0..4 {
+            let s = self.index.slots[pos];
+            if s == 0 {
+                return;
             }
+            if (s >> 32) as u32 == p.tag {
+                let i = (s as u32).wrapping_sub(1);
+                if i < self.slab.used {
+                    prefetch(self.slab.get(i) as *const Conv);
+                }
+                return;
+            }
+            pos = (pos + 1) & mask;
         }
     }
 
     /// Accounts one packet seen at `now`; flows that end because of it (or
     /// are evicted to make room) are appended to `out`. Call [`Self::poll`]
-    /// with the same clock to expire idle ones.
+    /// with the same clock to expire idle ones. The same as
+    /// [`Self::account`] of [`CacheConfig::prepare`].
     pub fn packet(&mut self, p: &ParsedPacket, now: Timestamp, out: &mut Vec<Flow>) {
+        let p = self.cfg.prepare(p);
+        self.account(&p, now, out);
+    }
+
+    /// Accounts one prepared packet seen at `now` (see [`Self::packet`]).
+    pub fn account(&mut self, p: &Prepared, now: Timestamp, out: &mut Vec<Flow>) {
         self.stats.packets += 1;
         let now = now.as_micros();
-        let (mut sport, mut dport) = (p.src_port, p.dst_port);
+        let (mut key, mut ndx, mut tag) = (p.key, usize::from(p.ndx), p.tag);
         match p.frag {
             Frag::None => {}
             Frag::First(id) => {
@@ -698,55 +837,24 @@ impl FlowCache {
                 if self.frags.len() >= MAX_FRAGS {
                     self.frags.clear();
                 }
-                self.frags.insert(
-                    FragKey {
-                        src: p.src,
-                        dst: p.dst,
-                        id,
-                        proto: p.protocol,
-                    },
-                    (sport, dport),
-                );
+                let (fk, ports) = frag_key(&key, ndx, id);
+                self.frags.insert(fk, ports);
             }
             Frag::Later(id) => {
                 self.stats.fragments += 1;
-                let fk = FragKey {
-                    src: p.src,
-                    dst: p.dst,
-                    id,
-                    proto: p.protocol,
-                };
+                let (fk, _) = frag_key(&key, ndx, id);
                 match self.frags.get(&fk) {
-                    Some(&(s, d)) => (sport, dport) = (s, d),
+                    Some(&(sport, dport)) => {
+                        // The first fragment's ports: key it again.
+                        let v = if key.v6 { 6 } else { 4 };
+                        (key, ndx) =
+                            canonical(&fk.src, &fk.dst, sport, dport, fk.proto, v, key.vlan);
+                        tag = tag_of(&key);
+                    }
                     None => self.stats.orphan_fragments += 1,
                 }
             }
         }
-        let fwd = (p.src, sport) <= (p.dst, dport);
-        let vlan = if self.cfg.key_vlan { p.vlan } else { 0 };
-        let key = if fwd {
-            Key {
-                a: p.src,
-                b: p.dst,
-                pa: sport,
-                pb: dport,
-                proto: p.protocol,
-                v6: p.version == 6,
-                vlan,
-            }
-        } else {
-            Key {
-                a: p.dst,
-                b: p.src,
-                pa: dport,
-                pb: sport,
-                proto: p.protocol,
-                v6: p.version == 6,
-                vlan,
-            }
-        };
-        let ndx = usize::from(!fwd);
-        let tag = tag_of(&key);
         let idx = match self.index.find(tag, &key, &self.slab) {
             Ok(pos) => (self.index.slots[pos] as u32).wrapping_sub(1),
             Err(pos) => {
@@ -755,6 +863,7 @@ impl FlowCache {
                 *self.slab.get_mut(i) = Conv {
                     key,
                     generation: g,
+                    tag,
                     live: true,
                     ..Conv::EMPTY
                 };
@@ -763,6 +872,12 @@ impl FlowCache {
                 self.stats.created += 1;
                 if let Some(lru) = &mut self.lru {
                     lru.push(Reverse((now, i, g)));
+                    // Entries of conversations that ended otherwise wait
+                    // for an eviction to pop them: past a bound, rebuild
+                    // the order from the table when next needed instead.
+                    if lru.len() > 2 * self.index.len + STALE_SLACK {
+                        self.lru = None;
+                    }
                 }
                 i
             }
@@ -777,9 +892,9 @@ impl FlowCache {
         s.packets = s.packets.saturating_add(1);
         s.octets = s.octets.saturating_add(p.octets);
         s.last = s.last.max(now);
-        s.flags |= p.tcp_flags;
-        s.tos = p.tos;
-        if p.protocol == proto::TCP {
+        c.flags[ndx] |= p.tcp_flags;
+        c.tos[ndx] = p.tos;
+        if key.proto == proto::TCP {
             if p.tcp_flags & 0x04 != 0 {
                 c.rst = true;
             }
@@ -787,7 +902,7 @@ impl FlowCache {
                 c.fin |= 1 << ndx;
             }
         }
-        let (exp, reason) = deadline(c, &t);
+        let (exp, reason) = deadline(c, &t, &mut self.rounding);
         // Deadlines usually move later (rescheduled lazily by poll); when
         // one moves earlier (RST, FIN both ways, a new conversation) it
         // needs its own entry.
@@ -796,12 +911,30 @@ impl FlowCache {
         c.reason = reason;
         let g = c.generation;
         if earlier {
-            self.wheel.push(exp, idx, g, now);
+            self.schedule(exp, idx, g, now);
         }
         if exp <= now {
             self.expire(idx, out);
         } else if self.index.len > self.cfg.max_flows {
             self.evict_one(out);
+        }
+    }
+
+    /// Adds a deadline to the wheel. A deadline that moves earlier leaves
+    /// its old entry behind (stale, skipped when it falls due), and those
+    /// of ended conversations wait out their time: past a bound (twice the
+    /// conversations, plus some), the wheel keeps only the entries that
+    /// still matter, so it never holds more than that for long. Every live
+    /// conversation keeps an entry at or before its deadline.
+    fn schedule(&mut self, at: u64, idx: u32, generation: u32, now: u64) {
+        self.wheel.push(at, idx, generation, now);
+        if self.wheel.len() > 2 * self.index.len + STALE_SLACK {
+            let slab = &self.slab;
+            self.wheel.retain(|at, i, g| {
+                let c = slab.get(i);
+                c.live && c.generation == g && at <= c.expires
+            });
+            self.stats.compactions += 1;
         }
     }
 
@@ -836,28 +969,67 @@ impl FlowCache {
 
     /// Expires every conversation whose deadline is at or before `now`.
     pub fn poll(&mut self, now: Timestamp, out: &mut Vec<Flow>) {
+        self.poll_with(now, out, usize::MAX, |_| {});
+    }
+
+    /// [`Self::poll`], calling `full` to empty `out` whenever it holds
+    /// `chunk` flows or more: many conversations can fall due at once (all
+    /// those of an `expint` interval), and their records need not all be
+    /// held at the same time.
+    pub fn poll_with(
+        &mut self,
+        now: Timestamp,
+        out: &mut Vec<Flow>,
+        chunk: usize,
+        mut full: impl FnMut(&mut Vec<Flow>),
+    ) {
         let now = now.as_micros();
         if now < self.wheel.min {
             return;
         }
         let mut due = std::mem::take(&mut self.due);
         self.wheel.pop_due(now, &mut due);
-        for &(_, idx, _) in &due {
-            prefetch(self.slab.get(idx) as *const Conv);
+        for &(_, idx, _) in due.iter().take(AHEAD) {
+            self.prefetch_conv(idx);
         }
-        for (_, idx, generation) in due.drain(..) {
+        for k in 0..due.len() {
+            self.prefetch_ahead(&due, k, |e| e.1);
+            let (_, idx, generation) = due[k];
             let c = self.slab.get(idx);
             if !c.live || c.generation != generation {
                 continue;
             }
             if c.expires > now {
                 let e = c.expires;
-                self.wheel.push(e, idx, generation, now);
+                self.schedule(e, idx, generation, now);
                 continue;
             }
             self.expire(idx, out);
+            if out.len() >= chunk {
+                full(out);
+            }
         }
+        due.clear();
         self.due = due;
+    }
+
+    #[inline]
+    fn prefetch_conv(&self, i: u32) {
+        prefetch(self.slab.get(i) as *const Conv);
+    }
+
+    /// While expiring `list[k]`: fetches the entry [`AHEAD`] places on,
+    /// and the index slot of the one half as far (its entry is cached by
+    /// now), so expiring a list of cold conversations overlaps its misses.
+    #[inline]
+    fn prefetch_ahead<T>(&self, list: &[T], k: usize, idx: impl Fn(&T) -> u32) {
+        if let Some(e) = list.get(k + AHEAD) {
+            self.prefetch_conv(idx(e));
+        }
+        if let Some(e) = list.get(k + AHEAD / 2) {
+            let tag = self.slab.get(idx(e)).tag;
+            prefetch(self.index.slots.as_ptr().wrapping_add(self.index.home(tag)));
+        }
     }
 
     /// The earliest instant [`Self::poll`] may have work (a lower bound).
@@ -865,18 +1037,36 @@ impl FlowCache {
         (!self.wheel.is_empty()).then_some(Timestamp(self.wheel.min))
     }
 
-    /// Exports everything (shutdown, end of file), least recently active
-    /// first.
+    /// Exports everything (shutdown, end of file).
     pub fn drain(&mut self, out: &mut Vec<Flow>) {
-        let mut live: Vec<(u64, u32)> = (0..self.slab.used)
-            .filter(|&i| self.slab.get(i).live)
-            .map(|i| (self.slab.get(i).last(), i))
-            .collect();
-        live.sort_unstable();
-        for (_, i) in live {
-            self.slab.get_mut(i).reason = EndReason::ForcedEnd;
-            self.expire(i, out);
+        self.drain_with(out, usize::MAX, |_| {});
+    }
+
+    /// [`Self::drain`], calling `full` to empty `out` whenever it holds
+    /// `chunk` flows or more, so ending a large table does not hold all its
+    /// records at once. Conversations go in table order (a sequential
+    /// walk), and the index is emptied at once instead of entry by entry.
+    pub fn drain_with(
+        &mut self,
+        out: &mut Vec<Flow>,
+        chunk: usize,
+        mut full: impl FnMut(&mut Vec<Flow>),
+    ) {
+        for i in 0..self.slab.used {
+            let c = self.slab.get_mut(i);
+            if !c.live {
+                continue;
+            }
+            c.live = false;
+            c.reason = EndReason::ForcedEnd;
+            let c = *c;
+            self.emit(&c, out);
+            if out.len() >= chunk {
+                full(out);
+            }
         }
+        self.index.clear();
+        self.slab.free = (0..self.slab.used).rev().collect();
         self.wheel.clear();
         self.lru = None;
         self.frags.clear();
@@ -884,12 +1074,16 @@ impl FlowCache {
 
     fn expire(&mut self, i: u32, out: &mut Vec<Flow>) {
         let c = *self.slab.get(i);
-        let tag = tag_of(&c.key);
-        if let Ok(pos) = self.index.find(tag, &c.key, &self.slab) {
+        if let Ok(pos) = self.index.find(c.tag, &c.key, &self.slab) {
             self.index.remove_at(pos);
         }
         self.slab.get_mut(i).live = false;
         self.slab.free.push(i);
+        self.emit(&c, out);
+    }
+
+    /// Counts a conversation's end and appends its records.
+    fn emit(&mut self, c: &Conv, out: &mut Vec<Flow>) {
         match c.reason {
             EndReason::IdleTimeout => self.stats.expired_idle += 1,
             EndReason::EndOfFlow => self.stats.expired_tcp_end += 1,
@@ -917,8 +1111,8 @@ impl FlowCache {
             let mut f = Flow::new(addr(k.v6, src), addr(k.v6, dst), k.proto);
             f.src_port = sp;
             f.dst_port = dp;
-            f.tos = s.tos;
-            f.tcp_flags = s.flags;
+            f.tos = c.tos[ndx];
+            f.tcp_flags = c.flags[ndx];
             f.packets = u64::from(s.packets);
             f.octets = u64::from(s.octets);
             f.first = Timestamp(s.first);
@@ -934,8 +1128,35 @@ impl FlowCache {
 
 const OVER_BYTES: u64 = 1 << 31;
 
+/// Rounding up to `expint`, remembering the last interval: packets of a
+/// busy capture mostly fall in the one before, which then costs two
+/// comparisons instead of a division.
+#[derive(Default)]
+struct Rounding {
+    /// Instants in `(hi - step, hi]` round up to `hi`; `step` 0 = unset.
+    hi: u64,
+    step: u64,
+}
+
+impl Rounding {
+    #[inline]
+    fn up(&mut self, at: u64, step: u64) -> u64 {
+        if step == self.step && at <= self.hi && at > self.hi - step {
+            return self.hi;
+        }
+        match at.div_ceil(step).checked_mul(step) {
+            Some(hi) if hi >= step => {
+                (self.hi, self.step) = (hi, step);
+                hi
+            }
+            Some(hi) => hi,
+            None => u64::MAX,
+        }
+    }
+}
+
 /// softflowd's flow_update_expiry, in µs.
-fn deadline(c: &Conv, t: &Timeouts) -> (u64, EndReason) {
+fn deadline(c: &Conv, t: &Timeouts, rounding: &mut Rounding) -> (u64, EndReason) {
     const S: u64 = 1_000_000;
     let (start, last) = (c.start(), c.last());
     if u64::from(c.side[0].octets) > OVER_BYTES || u64::from(c.side[1].octets) > OVER_BYTES {
@@ -961,8 +1182,7 @@ fn deadline(c: &Conv, t: &Timeouts) -> (u64, EndReason) {
         }
     }
     if t.expint != 0 {
-        let g = t.expint.saturating_mul(S);
-        at = at.div_ceil(g).saturating_mul(g);
+        at = rounding.up(at, t.expint.saturating_mul(S));
     }
     (at, reason)
 }

@@ -272,3 +272,135 @@ fn deadlines_beyond_the_wheel_and_clock_jumps_expire_on_time() {
     assert!(c.is_empty());
     assert_eq!(c.next_deadline(), None);
 }
+
+#[test]
+fn stale_deadlines_of_ended_conversations_are_swept() {
+    // Every TCP conversation first gets the 3600 s idle deadline, then
+    // FIN both ways moves it to 300 s: the first entry goes stale and,
+    // unswept, would wait an hour. With thousands of short conversations
+    // a second that is millions of entries; the wheel must stay near the
+    // size of the table.
+    let mut c = FlowCache::new(CacheConfig {
+        max_flows: 1_000_000,
+        ..exact()
+    });
+    let mut out = Vec::new();
+    let mut worst = 0;
+    for i in 0..200_000u32 {
+        let now = Timestamp::from_secs(T0).saturating_add_micros(u64::from(i) * 10_000);
+        c.poll(now, &mut out);
+        let a = [172, 16 + (i >> 16) as u8, (i >> 8) as u8, i as u8];
+        c.packet(&pkt(a, B, 6, 1000, 80, 0x02, 60), now, &mut out);
+        c.packet(&pkt(a, B, 6, 1000, 80, 0x11, 40), now, &mut out);
+        c.packet(&pkt(B, a, 6, 80, 1000, 0x11, 40), now, &mut out);
+        worst = worst.max(c.wheel.len() as i64 - 2 * c.len() as i64);
+    }
+    assert!(c.stats().compactions > 0);
+    assert!(
+        worst <= STALE_SLACK as i64 + 1,
+        "wheel exceeded its bound by {worst}"
+    );
+    // Nothing live was lost by sweeping: each conversation ends at its
+    // FIN deadline, 300 s after its last packet.
+    let end = Timestamp::from_secs(T0 + 2000 + 300);
+    c.poll(end, &mut out);
+    assert!(c.is_empty());
+    assert_eq!(out.len(), 400_000);
+    assert!(out.iter().all(|f| f.end_reason == EndReason::EndOfFlow));
+    assert_eq!(out.iter().map(|f| f.packets).sum::<u64>(), 600_000);
+}
+
+#[test]
+fn the_eviction_order_is_rebuilt_rather_than_left_to_grow() {
+    // The bound is reached once (the eviction order is built); afterwards
+    // conversations end by timeout below the bound, and each new one would
+    // add an entry that no eviction ever pops.
+    let mut cfg = exact();
+    cfg.max_flows = 1000;
+    cfg.timeouts.udp = 1;
+    let mut c = FlowCache::new(cfg);
+    let mut out = Vec::new();
+    for p in 0..1001u16 {
+        c.packet(&pkt(A, B, 17, p, 53, 0, 10), at(0), &mut out);
+    }
+    assert_eq!(c.stats().evicted, 1);
+    let mut longest = 0;
+    for i in 0..200_000u32 {
+        let now = at(2).saturating_add_micros(u64::from(i) * 10_000);
+        c.poll(now, &mut out);
+        c.packet(&pkt(A, B, 17, i as u16, 54, 0, 10), now, &mut out);
+        longest = longest.max(c.lru.as_ref().map_or(0, |h| h.len()));
+    }
+    assert!(
+        longest <= 2 * 1000 + STALE_SLACK + 1,
+        "eviction order held {longest}"
+    );
+    assert_eq!(c.stats().evicted, 1);
+}
+
+#[test]
+fn polls_and_drains_hand_flows_on_in_chunks() {
+    let mut c = FlowCache::new(CacheConfig {
+        max_flows: 100_000,
+        ..CacheConfig::default()
+    });
+    let mut out = Vec::new();
+    // 10,000 UDP conversations that fall due at once (expint rounds their
+    // deadlines to the same minute), then 5,000 that are drained.
+    for i in 0..10_000u16 {
+        c.packet(&pkt(A, B, 17, i, 53, 0, 10), at(1), &mut out);
+        c.packet(&pkt(B, A, 17, 53, i, 0, 20), at(1), &mut out);
+    }
+    let mut chunks = Vec::new();
+    c.poll_with(at(1000), &mut out, 256, |f| {
+        chunks.push(f.len());
+        f.clear();
+    });
+    assert!(chunks.iter().all(|&n| n == 256), "{chunks:?}");
+    assert_eq!(chunks.iter().sum::<usize>() + out.len(), 20_000);
+    out.clear();
+    for i in 0..5_000u16 {
+        c.packet(&pkt(A, B, 6, i, 80, 0x10, 40), at(2000), &mut out);
+    }
+    let mut drained = 0;
+    c.drain_with(&mut out, 1000, |f| {
+        assert_eq!(f.len(), 1000);
+        drained += f.iter().map(|f| f.packets).sum::<u64>();
+        f.clear();
+    });
+    drained += out.iter().map(|f| f.packets).sum::<u64>();
+    assert_eq!(drained, 5_000);
+    assert!(c.is_empty());
+    // The table is usable again after a drain.
+    c.packet(&pkt(A, B, 6, 1, 80, 0x02, 40), at(3000), &mut out);
+    assert_eq!(c.len(), 1);
+}
+
+#[test]
+fn prepared_packets_are_accounted_as_parsed_ones() {
+    // The reader thread prepares, the table accounts: same flows as
+    // packet() for both directions, VLAN keying and fragments.
+    let cfg = CacheConfig {
+        key_vlan: true,
+        ..exact()
+    };
+    let mut a = FlowCache::new(cfg);
+    let mut b = FlowCache::new(cfg);
+    let (mut fa, mut fb) = (Vec::new(), Vec::new());
+    let mut first = pkt(A, B, 17, 5000, 6000, 0, 1500);
+    first.frag = Frag::First(9);
+    let mut later = pkt(A, B, 17, 0, 0, 0, 600);
+    later.frag = Frag::Later(9);
+    let mut tagged = pkt(B, A, 6, 80, 1234, 0x12, 44);
+    tagged.vlan = 7;
+    let pkts = [pkt(A, B, 6, 1234, 80, 0x02, 60), tagged, first, later];
+    for (i, p) in pkts.iter().enumerate() {
+        a.packet(p, at(i as u64), &mut fa);
+        b.account(&cfg.prepare(p), at(i as u64), &mut fb);
+    }
+    a.drain(&mut fa);
+    b.drain(&mut fb);
+    assert_eq!(fa, fb);
+    assert_eq!(fa.len(), 3);
+    assert!(fa.iter().any(|f| f.src_port == 5000 && f.packets == 2));
+}

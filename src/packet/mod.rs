@@ -122,6 +122,7 @@ impl std::fmt::Display for ParseError {
 }
 
 /// Parses one captured frame of link type `link`.
+#[inline]
 pub fn parse(link: u32, frame: &[u8]) -> Result<ParsedPacket, ParseError> {
     use linktype::*;
     match link {
@@ -174,6 +175,7 @@ pub fn parse(link: u32, frame: &[u8]) -> Result<ParsedPacket, ParseError> {
     }
 }
 
+#[inline]
 fn ethernet(f: &[u8]) -> Result<ParsedPacket, ParseError> {
     if f.len() < 14 {
         return Err(ParseError::Truncated);
@@ -199,6 +201,7 @@ fn ethernet(f: &[u8]) -> Result<ParsedPacket, ParseError> {
     ethertype(et, &f[off..], vlan)
 }
 
+#[inline]
 fn ethertype(et: u16, p: &[u8], vlan: u16) -> Result<ParsedPacket, ParseError> {
     match et {
         ETHERTYPE_IPV4 | ETHERTYPE_IPV6 => ip(p, vlan),
@@ -206,6 +209,7 @@ fn ethertype(et: u16, p: &[u8], vlan: u16) -> Result<ParsedPacket, ParseError> {
     }
 }
 
+#[inline]
 fn ip(p: &[u8], vlan: u16) -> Result<ParsedPacket, ParseError> {
     let Some(&b0) = p.first() else {
         return Err(ParseError::Truncated);
@@ -217,6 +221,7 @@ fn ip(p: &[u8], vlan: u16) -> Result<ParsedPacket, ParseError> {
     }
 }
 
+#[inline]
 fn ipv4(p: &[u8], vlan: u16) -> Result<ParsedPacket, ParseError> {
     if p.len() < 20 {
         return Err(ParseError::Truncated);
@@ -330,6 +335,7 @@ fn ipv6(p: &[u8], vlan: u16) -> Result<ParsedPacket, ParseError> {
     Ok(pk)
 }
 
+#[inline]
 fn transport(pk: &mut ParsedPacket, l4: &[u8]) -> Result<(), ParseError> {
     match pk.protocol {
         proto::TCP => {
