@@ -1,21 +1,34 @@
 //! Capture-mode driver (I/O): packets in, NetFlow datagrams out.
 //!
-//! Reads a pcap file with the pure reader (or, with the `pcap` feature, a
-//! pcapng file or a live interface through libpcap), parses each frame,
-//! feeds the flow cache and exports through the same [`Exporter`] and
-//! [`UdpSink`] pfsync mode uses. The clock is the packets' clock: replaying
-//! a capture expires flows, and stamps records and datagram headers, in
-//! capture time. A live capture also advances the clock from the wall clock
-//! when the link is quiet. Holds no flow logic of its own.
+//! Reads a pcap file in large chunks with the pure reader (or, with the
+//! `pcap` feature, a pcapng file or a live interface through libpcap),
+//! parses each frame, feeds the flow cache and exports through the same
+//! [`Exporter`] and [`UdpSink`] pfsync mode uses. The clock is the
+//! packets' clock: replaying a capture expires flows, and stamps records
+//! and datagram headers, in capture time. A live capture also advances the
+//! clock from the wall clock when the link is quiet. Holds no flow logic
+//! of its own.
+//!
+//! A replay runs on two threads, because one core cannot both read and
+//! parse a large file and keep a table of a million conversations at the
+//! speed the file allows: this one reads, parses and readies packets
+//! ([`CacheConfig::prepare`]) in batches, and exports; the table's thread
+//! accounts the batches in order and hands back the flows that ended. The
+//! flows, their order of accounting and their times are exactly those of
+//! one thread (the cache is the same pure code, fed the same packets in
+//! the same order); only the export of a batch's flows happens while later
+//! packets are already being read. A live capture accounts each packet as
+//! it comes, on one thread.
 
+use crate::capture::cache::Prepared;
 use crate::capture::{CacheConfig, FlowCache};
 use crate::cli::{Config, Mode};
 use crate::export::udp::UdpSink;
 use crate::export::{Exporter, Outgoing};
 use crate::flow::Flow;
-use crate::log::{self, Level};
-use crate::packet::{self, ParseError, ParsedPacket, linktype};
-use crate::source::pcap_file::{PcapError, PcapSlice};
+use crate::log::{self, Level, RateLimit};
+use crate::packet::{self, ParseError, linktype};
+use crate::source::pcap_file::{PcapError, PcapReader};
 use crate::time::Timestamp;
 use std::io::{Read, Write};
 use std::path::Path;
@@ -76,100 +89,13 @@ extern "C" fn on_signal(_: libc::c_int) {
     STOP.store(true, Ordering::Relaxed);
 }
 
-/// A read-only private mapping of a whole file, unmapped on drop.
-struct Mapping {
-    ptr: *mut libc::c_void,
-    len: usize,
-    /// Prefix already handed back by `release_before`.
-    released: usize,
-}
-
-/// Granularity of handing read pages back (a multiple of any page size).
-const RELEASE_STEP: usize = 4 << 20;
-
-impl Mapping {
-    fn open(path: &Path) -> Result<Mapping, String> {
-        let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let len = file
-            .metadata()
-            .map_err(|e| format!("{}: {e}", path.display()))?
-            .len() as usize;
-        use std::os::fd::AsRawFd;
-        // SAFETY: mapping a file we opened read-only; the result is checked.
-        let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ,
-                libc::MAP_PRIVATE,
-                file.as_raw_fd(),
-                0,
-            )
-        };
-        if ptr == libc::MAP_FAILED {
-            return Err(format!(
-                "{}: mmap: {}",
-                path.display(),
-                std::io::Error::last_os_error()
-            ));
-        }
-        // SAFETY: advice on the mapping just made.
-        unsafe {
-            libc::madvise(ptr, len, libc::MADV_SEQUENTIAL);
-        }
-        Ok(Mapping {
-            ptr,
-            len,
-            released: 0,
-        })
-    }
-
-    /// Drops the pages before `upto` from this process's memory (they stay
-    /// in the page cache): a replay's resident set is then its flow table,
-    /// not the whole capture.
-    fn release_before(&mut self, upto: usize) {
-        let end = upto.min(self.len) & !(RELEASE_STEP - 1);
-        if end > self.released {
-            // SAFETY: a page-aligned range of our own read-only private
-            // mapping that is not read again (a re-read would refault the
-            // same bytes from the file).
-            unsafe {
-                libc::madvise(
-                    (self.ptr as *mut u8).add(self.released) as *mut libc::c_void,
-                    end - self.released,
-                    libc::MADV_DONTNEED,
-                );
-            }
-            self.released = end;
-        }
-    }
-
-    /// The mapped bytes. 'static because the only holder, `Source::File`,
-    /// drops its reader (declared first) before the mapping. A file
-    /// truncated by someone else while mapped raises SIGBUS, as with any
-    /// mmap reader; captures being replayed are not being written.
-    fn bytes(&self) -> &'static [u8] {
-        // SAFETY: ptr/len describe a live PROT_READ mapping until drop.
-        unsafe { std::slice::from_raw_parts(self.ptr as *const u8, self.len) }
-    }
-}
-
-impl Drop for Mapping {
-    fn drop(&mut self) {
-        // SAFETY: unmapping exactly what mmap returned.
-        unsafe {
-            libc::munmap(self.ptr, self.len);
-        }
-    }
-}
-
 enum Source {
     File {
-        // Declared before `map`, so dropped before it.
-        reader: PcapSlice<'static>,
+        reader: PcapReader<std::fs::File>,
+        /// The file's size, for the progress line.
+        size: u64,
         #[cfg(feature = "pcap")]
         filter: Option<crate::source::live::Filter>,
-        map: Mapping,
     },
     #[cfg(feature = "pcap")]
     Pcap {
@@ -180,6 +106,9 @@ enum Source {
 
 enum Got {
     Packet(Timestamp),
+    /// A packet the BPF filter did not select.
+    #[cfg_attr(not(feature = "pcap"), allow(dead_code))]
+    Filtered,
     #[cfg_attr(not(feature = "pcap"), allow(dead_code))]
     Idle,
     Eof,
@@ -203,9 +132,9 @@ impl Source {
                     path.display()
                 ));
             }
-            let map = Mapping::open(path)?;
-            let reader =
-                PcapSlice::new(map.bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
+            let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+            let reader = PcapReader::new(file).map_err(|e| format!("{}: {e}", path.display()))?;
             let link = reader.link_type;
             #[cfg(feature = "pcap")]
             let filter = match filter {
@@ -219,9 +148,9 @@ impl Source {
             return Ok((
                 Source::File {
                     reader,
+                    size,
                     #[cfg(feature = "pcap")]
                     filter,
-                    map,
                 },
                 link,
             ));
@@ -251,33 +180,24 @@ impl Source {
                 reader,
                 #[cfg(feature = "pcap")]
                 filter,
-                map,
-            } => {
-                let pos = reader.position();
-                if pos >= map.released + 2 * RELEASE_STEP {
-                    map.release_before(pos - RELEASE_STEP);
-                }
-                #[cfg_attr(not(feature = "pcap"), allow(clippy::never_loop))]
-                loop {
-                    match reader.next_packet() {
-                        Ok(Some((meta, data))) => {
-                            #[cfg(feature = "pcap")]
-                            if let Some(f) = filter {
-                                if !f.matches(data) {
-                                    continue;
-                                }
-                            }
-                            return Ok((Got::Packet(meta.ts), data));
+                ..
+            } => match reader.next_record() {
+                Ok(Some((meta, data))) => {
+                    #[cfg(feature = "pcap")]
+                    if let Some(f) = filter {
+                        if !f.matches(data) {
+                            return Ok((Got::Filtered, &[]));
                         }
-                        Ok(None) => return Ok((Got::Eof, &[])),
-                        Err(e @ (PcapError::Truncated | PcapError::BadRecord { .. })) => {
-                            log::log(Level::Warning, &format!("{e}; stopped there"));
-                            return Err(String::new());
-                        }
-                        Err(e) => return Err(e.to_string()),
                     }
+                    Ok((Got::Packet(meta.ts), data))
                 }
-            }
+                Ok(None) => Ok((Got::Eof, &[])),
+                Err(e @ (PcapError::Truncated | PcapError::BadRecord { .. })) => {
+                    log::log(Level::Warning, &format!("{e}; stopped there"));
+                    Err(String::new())
+                }
+                Err(e) => Err(e.to_string()),
+            },
             #[cfg(feature = "pcap")]
             Source::Pcap { src, .. } => Ok(match src.next(buf)? {
                 crate::source::live::Next::Packet(t) => (Got::Packet(t), &buf[..]),
@@ -297,31 +217,230 @@ impl Source {
 
     fn progress(&self) -> Option<(u64, u64)> {
         match self {
-            Source::File { reader, map, .. } => Some((reader.position() as u64, map.len as u64)),
+            Source::File { reader, size, .. } => Some((reader.position(), *size)),
             #[cfg(feature = "pcap")]
             Source::Pcap { .. } => None,
         }
     }
 }
 
-/// Accounts a batch of parsed packets in order, expiring what is due
-/// before each packet can join it; the clock never runs backwards on
-/// out-of-order timestamps.
-fn process(
-    batch: &mut Vec<(Timestamp, ParsedPacket, u32)>,
-    cache: &mut FlowCache,
-    clock: &mut Timestamp,
-    flows: &mut Vec<Flow>,
-) {
-    for (_, _, tag) in batch.iter() {
-        cache.prefetch_entry(*tag);
-    }
-    for (ts, p, _) in batch.drain(..) {
-        *clock = (*clock).max(ts);
-        if cache.next_deadline().is_some_and(|d| d <= *clock) {
-            cache.poll(*clock, flows);
+/// Packets read and readied for the flow table, passed from the I/O side
+/// to the table and back.
+struct Batch {
+    packets: Vec<(Timestamp, Prepared)>,
+    /// A quiet live link: the wall clock moves flows along.
+    tick: Option<Timestamp>,
+    /// The capture clock after the batch.
+    clock: Timestamp,
+    /// Conversations tracked after the batch (for the progress line).
+    tracked: usize,
+}
+
+impl Batch {
+    fn new(cap: usize) -> Batch {
+        Batch {
+            packets: Vec::with_capacity(cap),
+            tick: None,
+            clock: Timestamp::ZERO,
+            tracked: 0,
         }
-        cache.packet(&p, ts, flows);
+    }
+}
+
+/// Flows handed to the exporter at a time: a batch's, or a share of the
+/// many that end together (an `expint` interval's, or the whole table's at
+/// the end).
+const FLOW_CHUNK: usize = 4096;
+
+/// How far ahead of the packet being accounted the table prefetches: the
+/// batch's own lines at 4× (the reader wrote them on the other core), the
+/// index slots at 2×, the entries those slots point to at 1×. Each stage
+/// then finds its input cached, and a packet's misses overlap those of the
+/// packets before it instead of stalling one after another.
+const PREFETCH: usize = 16;
+
+/// The flow table, its clock, and the flows it has ended but not yet
+/// handed on.
+struct Tracker {
+    cache: FlowCache,
+    clock: Timestamp,
+    flows: Vec<Flow>,
+}
+
+/// Where ended flows go: to export, with the capture clock they ended at.
+type Emit<'a> = dyn FnMut(Vec<Flow>, Timestamp) + 'a;
+
+impl Tracker {
+    fn new(cache: FlowCache) -> Tracker {
+        Tracker {
+            cache,
+            clock: Timestamp::ZERO,
+            flows: Vec::with_capacity(FLOW_CHUNK),
+        }
+    }
+
+    /// Accounts a batch in order, expiring what is due before each packet
+    /// can join it; the clock never runs backwards on out-of-order
+    /// timestamps. The flows that ended go to `emit`.
+    fn take(&mut self, b: &mut Batch, emit: &mut Emit) {
+        let Tracker {
+            cache,
+            clock,
+            flows,
+        } = self;
+        let packets = &b.packets;
+        for (_, p) in packets.iter().take(2 * PREFETCH) {
+            cache.prefetch_slot(p);
+        }
+        for k in 0..packets.len() {
+            if let Some(e) = packets.get(k + 4 * PREFETCH) {
+                crate::capture::cache::prefetch(e);
+            }
+            if let Some((_, p)) = packets.get(k + 2 * PREFETCH) {
+                cache.prefetch_slot(p);
+            }
+            if let Some((_, p)) = packets.get(k + PREFETCH) {
+                cache.prefetch_entry(p);
+            }
+            let (ts, p) = &packets[k];
+            *clock = (*clock).max(*ts);
+            if cache.next_deadline().is_some_and(|d| d <= *clock) {
+                let now = *clock;
+                cache.poll_with(now, flows, FLOW_CHUNK, |f| hand_on(emit, f, now));
+            }
+            cache.account(p, *ts, flows);
+        }
+        b.packets.clear();
+        if let Some(t) = b.tick.take() {
+            *clock = (*clock).max(t);
+            let now = *clock;
+            cache.poll_with(now, flows, FLOW_CHUNK, |f| hand_on(emit, f, now));
+        }
+        if !flows.is_empty() {
+            hand_on(emit, flows, *clock);
+        }
+        b.clock = *clock;
+        b.tracked = cache.len();
+    }
+
+    /// Ends every conversation (end of file, or a signal).
+    fn end(&mut self, emit: &mut Emit) {
+        let now = self.clock;
+        self.cache
+            .drain_with(&mut self.flows, FLOW_CHUNK, |f| hand_on(emit, f, now));
+        if !self.flows.is_empty() {
+            hand_on(emit, &mut self.flows, now);
+        }
+    }
+}
+
+/// Passes the flows in `f` on, leaving it empty with room for a chunk.
+fn hand_on(emit: &mut Emit, f: &mut Vec<Flow>, now: Timestamp) {
+    emit(std::mem::replace(f, Vec::with_capacity(FLOW_CHUNK)), now);
+}
+
+/// Batches in flight between the I/O thread and the table's.
+const IN_FLIGHT: usize = 4;
+
+/// What the table's thread sends back: flows to export, and batches
+/// emptied for the reader to fill again.
+enum Back {
+    Flows(Vec<Flow>, Timestamp),
+    Batch(Batch),
+}
+
+/// Where the flow table runs.
+enum Tracking {
+    /// On this thread, each packet as it comes (live capture).
+    Inline(Box<Tracker>),
+    /// On a thread of its own (replay), while this one reads, parses and
+    /// exports: the two cores of a small box each do half the work.
+    Threaded {
+        to: std::sync::mpsc::SyncSender<Batch>,
+        back: std::sync::mpsc::Receiver<Back>,
+        spare: Vec<Batch>,
+        table: std::thread::JoinHandle<Tracker>,
+    },
+}
+
+const TABLE_GONE: &str = "the flow table's thread stopped";
+
+impl Tracking {
+    fn threaded(mut t: Tracker, batch: usize) -> Result<Tracking, String> {
+        let (to, rx) = std::sync::mpsc::sync_channel::<Batch>(IN_FLIGHT);
+        let (tx, back) = std::sync::mpsc::sync_channel::<Back>(IN_FLIGHT);
+        let table = std::thread::Builder::new()
+            .name("flow-table".into())
+            .spawn(move || {
+                let mut emit = |f: Vec<Flow>, now: Timestamp| {
+                    let _ = tx.send(Back::Flows(f, now));
+                };
+                for mut b in &rx {
+                    t.take(&mut b, &mut emit);
+                    if tx.send(Back::Batch(b)).is_err() {
+                        return t;
+                    }
+                }
+                // The reader is done: end the rest while it exports.
+                t.end(&mut emit);
+                t
+            })
+            .map_err(|e| format!("starting the flow table's thread: {e}"))?;
+        Ok(Tracking::Threaded {
+            to,
+            back,
+            spare: (1..IN_FLIGHT).map(|_| Batch::new(batch)).collect(),
+            table,
+        })
+    }
+
+    /// Hands a filled batch over; returns one to fill, after passing the
+    /// flows that ended meanwhile to `export`.
+    fn exchange(&mut self, mut b: Batch, export: &mut Emit) -> Result<Batch, String> {
+        match self {
+            Tracking::Inline(t) => {
+                t.take(&mut b, export);
+                Ok(b)
+            }
+            Tracking::Threaded {
+                to, back, spare, ..
+            } => {
+                to.send(b).map_err(|_| TABLE_GONE.to_string())?;
+                if let Some(b) = spare.pop() {
+                    return Ok(b);
+                }
+                loop {
+                    match back.recv().map_err(|_| TABLE_GONE.to_string())? {
+                        Back::Flows(f, now) => export(f, now),
+                        Back::Batch(b) => return Ok(b),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Hands the last batch over and ends every conversation; every flow
+    /// still to come goes to `export`. Returns the (now empty) table.
+    fn finish(self, mut b: Batch, export: &mut Emit) -> Result<Tracker, String> {
+        match self {
+            Tracking::Inline(mut t) => {
+                t.take(&mut b, export);
+                t.end(export);
+                Ok(*t)
+            }
+            Tracking::Threaded {
+                to, back, table, ..
+            } => {
+                to.send(b).map_err(|_| TABLE_GONE.to_string())?;
+                drop(to);
+                for m in back {
+                    if let Back::Flows(f, now) = m {
+                        export(f, now);
+                    }
+                }
+                table.join().map_err(|_| TABLE_GONE.to_string())
+            }
+        }
     }
 }
 
@@ -331,6 +450,52 @@ struct Counters {
     truncated: u64,
     not_ip: u64,
     bad_ip: u64,
+}
+
+/// The export side: flows to datagrams to collectors.
+struct Export {
+    exporter: Exporter,
+    sink: UdpSink,
+    out: Vec<Outgoing>,
+    dump: bool,
+    send_log: RateLimit,
+}
+
+impl Export {
+    fn flows(&mut self, flows: &[Flow], now: Timestamp) {
+        for f in flows {
+            if self.dump {
+                let mut o = std::io::stdout().lock();
+                let _ = writeln!(o, "{f}");
+            }
+            self.exporter.push(f, now, &mut self.out);
+        }
+        self.tick(now);
+    }
+
+    /// Sends what is ready, and what the exporter's timers say is due.
+    fn tick(&mut self, now: Timestamp) {
+        if self.exporter.next_deadline().is_some_and(|d| d <= now) {
+            self.exporter.poll(now, &mut self.out);
+        }
+        self.send(now);
+    }
+
+    fn send(&mut self, now: Timestamp) {
+        let (exporter, log_limit) = (&mut self.exporter, &mut self.send_log);
+        self.sink.send_all(&mut self.out, |c, e| {
+            // The collector may have lost our templates: send them again.
+            exporter.on_send_error(c);
+            if let Some(e) = e {
+                if let Some(n) = log_limit.check(now) {
+                    log::log(
+                        Level::Warning,
+                        &format!("send failed: {e} (+{n} similar suppressed)"),
+                    );
+                }
+            }
+        });
+    }
 }
 
 /// Runs capture mode to the end of the file (or a signal on a live
@@ -361,52 +526,38 @@ pub fn run(cfg: Config) -> Result<ExitCode, String> {
         }
     }
     let addrs: Vec<_> = cfg.collectors.iter().map(|c| c.addr).collect();
-    let mut sink = UdpSink::open(&addrs, None).map_err(|e| e.to_string())?;
-    let mut exporter = Exporter::new(&cfg.collectors, cfg.encoder);
-    let mut cache = FlowCache::new(CacheConfig {
+    let mut ex = Export {
+        sink: UdpSink::open(&addrs, None).map_err(|e| e.to_string())?,
+        exporter: Exporter::new(&cfg.collectors, cfg.encoder),
+        out: Vec::new(),
+        dump: cfg.dump,
+        send_log: RateLimit::new(10),
+    };
+    let cache_cfg = CacheConfig {
         timeouts: cfg.capture.timeouts,
         max_flows: cfg.capture.max_flows,
         key_vlan: cfg.capture.track_vlan,
         ifindex: cfg.capture.ifindex,
-    });
+    };
+    let tracker = Tracker::new(FlowCache::new(cache_cfg));
+    // A live capture accounts each packet as it comes; a file is read in
+    // batches that the table takes on its own thread.
+    let batch_size = if live { 1 } else { 4096 };
+    let mut tracking = if live {
+        Tracking::Inline(Box::new(tracker))
+    } else {
+        Tracking::threaded(tracker, batch_size)?
+    };
     // SAFETY: isatty only inspects a descriptor.
     let tty = unsafe { libc::isatty(2) } == 1;
     let started = Instant::now();
     let mut last_progress = started;
 
     let mut buf = Vec::with_capacity(65_536);
-    let mut flows: Vec<Flow> = Vec::new();
-    let mut out: Vec<Outgoing> = Vec::new();
     let mut n = Counters::default();
-    let mut clock = Timestamp::ZERO;
     let mut status = ExitCode::SUCCESS;
-    let dump = cfg.dump;
-    // Files are read in batches of parsed packets whose table slots and
-    // entries are prefetched before the packets are accounted, one by one
-    // and in order; a live capture accounts each packet as it comes.
-    let batch_size = if live { 1 } else { 32 };
-    let mut batch: Vec<(Timestamp, ParsedPacket, u32)> = Vec::with_capacity(batch_size);
-    let emit = |flows: &mut Vec<Flow>,
-                exporter: &mut Exporter,
-                sink: &mut UdpSink,
-                out: &mut Vec<Outgoing>,
-                now: Timestamp| {
-        for f in flows.drain(..) {
-            if dump {
-                let mut o = std::io::stdout().lock();
-                let _ = writeln!(o, "{f}");
-            }
-            exporter.push(&f, now, out);
-        }
-        if exporter.next_deadline().is_some_and(|d| d <= now) {
-            exporter.poll(now, out);
-        }
-        for d in out.drain(..) {
-            if let Some(e) = sink.send(&d) {
-                log::log(Level::Warning, &format!("send failed: {e}"));
-            }
-        }
-    };
+    let mut batch = Batch::new(batch_size);
+    let mut tracked = 0;
     loop {
         if STOP.load(Ordering::Relaxed) {
             break;
@@ -419,33 +570,24 @@ pub fn run(cfg: Config) -> Result<ExitCode, String> {
             }
             Err(e) => return Err(format!("{what}: {e}")),
         };
-        let ts = match got {
+        match got {
             Got::Eof => break,
-            Got::Idle => {
-                process(&mut batch, &mut cache, &mut clock, &mut flows);
-                // A quiet link: the wall clock moves flows along.
-                clock = clock.max(Timestamp::now());
-                cache.poll(clock, &mut flows);
-                emit(&mut flows, &mut exporter, &mut sink, &mut out, clock);
-                continue;
+            Got::Idle => batch.tick = Some(Timestamp::now()),
+            Got::Filtered => {}
+            Got::Packet(ts) => {
+                n.frames += 1;
+                match packet::parse(link, frame) {
+                    Ok(p) => batch.packets.push((ts, cache_cfg.prepare(&p))),
+                    Err(ParseError::Truncated) => n.truncated += 1,
+                    Err(ParseError::NotIp) => n.not_ip += 1,
+                    Err(ParseError::BadIp | ParseError::UnsupportedLink(_)) => n.bad_ip += 1,
+                }
             }
-            Got::Packet(ts) => ts,
-        };
-        n.frames += 1;
-        match packet::parse(link, frame) {
-            Ok(p) => {
-                let tag = cache.prefetch_slot(&p);
-                batch.push((ts, p, tag));
-            }
-            Err(ParseError::Truncated) => n.truncated += 1,
-            Err(ParseError::NotIp) => n.not_ip += 1,
-            Err(ParseError::BadIp | ParseError::UnsupportedLink(_)) => n.bad_ip += 1,
         }
-        if batch.len() >= batch_size {
-            process(&mut batch, &mut cache, &mut clock, &mut flows);
-            if !flows.is_empty() || exporter.next_deadline().is_some_and(|d| d <= clock) {
-                emit(&mut flows, &mut exporter, &mut sink, &mut out, clock);
-            }
+        if batch.packets.len() >= batch_size || batch.tick.is_some() {
+            batch = tracking.exchange(batch, &mut |f, now| ex.flows(&f, now))?;
+            ex.tick(batch.clock);
+            tracked = batch.tracked;
         }
         if tty && n.frames & 0xffff == 0 {
             let now = Instant::now();
@@ -454,25 +596,27 @@ pub fn run(cfg: Config) -> Result<ExitCode, String> {
                 if let Some((done, size)) = src.progress() {
                     let pct = (done * 100).checked_div(size).unwrap_or(0);
                     eprint!(
-                        "\r{what}: {pct:>3}%  {} packets  {} flows tracked  ",
-                        n.frames,
-                        cache.len()
+                        "\r{what}: {pct:>3}%  {} packets  {tracked} flows tracked  ",
+                        n.frames
                     );
                 }
             }
         }
     }
-    process(&mut batch, &mut cache, &mut clock, &mut flows);
+    if live {
+        batch.tick = Some(Timestamp::now());
+    }
+    let mut clock = Timestamp::ZERO;
+    let Tracker { cache, .. } = tracking.finish(batch, &mut |f, now| {
+        clock = clock.max(now);
+        ex.flows(&f, now);
+    })?;
     if tty && last_progress != started {
         eprintln!();
     }
-    if live {
-        clock = clock.max(Timestamp::now());
-    }
-    cache.drain(&mut flows);
-    emit(&mut flows, &mut exporter, &mut sink, &mut out, clock);
-    exporter.flush(clock, &mut out);
-    emit(&mut flows, &mut exporter, &mut sink, &mut out, clock);
+    ex.exporter.flush(clock, &mut ex.out);
+    ex.send(clock);
+    let Export { exporter, sink, .. } = ex;
 
     let s = cache.stats();
     let elapsed = started.elapsed().as_secs_f64();
