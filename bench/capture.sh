@@ -29,11 +29,16 @@ fi
 echo "capture: $PCAP, $PKTS packets, $(du -h "$PCAP" | cut -f1)"
 
 WORK=$(mktemp -d /tmp/stateflowd-bench.XXXXXX)
-trap 'kill $NF1 $NF2 2>/dev/null || true; rm -rf "$WORK"' EXIT INT TERM
+# Both tools send a replay's records as fast as they make them: let each
+# collector's socket hold them all (nfcapd -B is capped by rmem_max), so
+# the records stored say what was sent. Restored on exit.
+RMEM=$(sysctl -n net.core.rmem_max 2>/dev/null || echo "")
+[ -n "$RMEM" ] && sysctl -qw net.core.rmem_max=268435456 2>/dev/null || true
+trap 'kill $NF1 $NF2 2>/dev/null || true; rm -rf "$WORK"; [ -n "$RMEM" ] && sysctl -qw net.core.rmem_max="$RMEM" 2>/dev/null || true' EXIT INT TERM
 mkdir "$WORK/sf" "$WORK/us"
 P1=$((20000 + $$ % 20000)); P2=$((P1 + 1))
-nfcapd -b 127.0.0.1 -p $P1 -w "$WORK/sf" -t 86400 -B 16777216 >/dev/null 2>&1 & NF1=$!
-nfcapd -b 127.0.0.1 -p $P2 -w "$WORK/us" -t 86400 -B 16777216 >/dev/null 2>&1 & NF2=$!
+nfcapd -b 127.0.0.1 -p $P1 -w "$WORK/sf" -t 86400 -B 268435456 >/dev/null 2>&1 & NF1=$!
+nfcapd -b 127.0.0.1 -p $P2 -w "$WORK/us" -t 86400 -B 268435456 >/dev/null 2>&1 & NF2=$!
 sleep 1
 
 measure() { # name, command...
