@@ -23,6 +23,8 @@
 use crate::capture::cache::Prepared;
 use crate::capture::{CacheConfig, FlowCache};
 use crate::cli::{Config, Mode};
+use crate::daemon::life;
+use crate::daemon::signals::Signals;
 use crate::export::udp::UdpSink;
 use crate::export::{Exporter, Outgoing};
 use crate::flow::Flow;
@@ -33,7 +35,6 @@ use crate::time::Timestamp;
 use std::io::{Read, Write};
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 const PCAPNG_MAGIC: u32 = 0x0a0d_0d0a;
@@ -81,12 +82,6 @@ pub fn wants_capture(cfg: &Config) -> bool {
             None => false,
         },
     }
-}
-
-static STOP: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_signal(_: libc::c_int) {
-    STOP.store(true, Ordering::Relaxed);
 }
 
 enum Source {
@@ -517,14 +512,6 @@ pub fn run(cfg: Config) -> Result<ExitCode, String> {
         _ => String::new(),
     };
     let live = src.is_live();
-    if live {
-        // SAFETY: installing an async-signal-safe handler that only stores
-        // to an atomic.
-        unsafe {
-            libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
-            libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
-        }
-    }
     let addrs: Vec<_> = cfg.collectors.iter().map(|c| c.addr).collect();
     let mut ex = Export {
         sink: UdpSink::open(&addrs, None).map_err(|e| e.to_string())?,
@@ -533,6 +520,26 @@ pub fn run(cfg: Config) -> Result<ExitCode, String> {
         dump: cfg.dump,
         send_log: RateLimit::new(10),
     };
+    // With the capture and the sockets open, a live capture becomes a
+    // daemon as pfsync mode's live sources do: pidfile, chroot, the
+    // unprivileged user, syslog (unless -d).
+    let detached = if live {
+        let d = life::detach(&cfg, || Ok(()))?;
+        log::log(
+            Level::Notice,
+            &format!(
+                "capturing on {what}, exporting to {} collector(s), running as {}",
+                cfg.collectors.len(),
+                d.user
+            ),
+        );
+        Some(d)
+    } else {
+        None
+    };
+    // TERM/INT end the run as the end of the file does (every flow is
+    // exported); HUP reopens syslog.
+    let signals = Signals::install().map_err(|e| format!("signals: {e}"))?;
     let cache_cfg = CacheConfig {
         timeouts: cfg.capture.timeouts,
         max_flows: cfg.capture.max_flows,
@@ -558,9 +565,20 @@ pub fn run(cfg: Config) -> Result<ExitCode, String> {
     let mut status = ExitCode::SUCCESS;
     let mut batch = Batch::new(batch_size);
     let mut tracked = 0;
+    let mut turns: u32 = 0;
+    let mut quiet = false;
     loop {
-        if STOP.load(Ordering::Relaxed) {
-            break;
+        turns = turns.wrapping_add(1);
+        // Signals: after every quiet spell of a live link (a signal ends
+        // its wait), and every 1024 turns of a busy one.
+        if quiet || turns % 1024 == 0 {
+            let sig = signals.take();
+            if sig.hangup {
+                log::reopen();
+            }
+            if sig.terminate {
+                break;
+            }
         }
         let (got, frame) = match src.next(&mut buf) {
             Ok(g) => g,
@@ -570,6 +588,7 @@ pub fn run(cfg: Config) -> Result<ExitCode, String> {
             }
             Err(e) => return Err(format!("{what}: {e}")),
         };
+        quiet = matches!(got, Got::Idle);
         match got {
             Got::Eof => break,
             Got::Idle => batch.tick = Some(Timestamp::now()),
@@ -668,6 +687,9 @@ pub fn run(cfg: Config) -> Result<ExitCode, String> {
     }
     if dropped > 0 {
         status = ExitCode::from(2);
+    }
+    if let Some(d) = detached {
+        d.finish();
     }
     Ok(status)
 }
