@@ -404,3 +404,11 @@ fn prepared_packets_are_accounted_as_parsed_ones() {
     assert_eq!(fa.len(), 3);
     assert!(fa.iter().any(|f| f.src_port == 5000 && f.packets == 2));
 }
+
+#[test]
+fn a_prepared_packet_and_its_time_fill_one_cache_line() {
+    // The reader thread writes batches of these and the table's thread
+    // reads them: each spilling into a second line would cost a transfer.
+    assert_eq!(std::mem::size_of::<(Timestamp, Prepared)>(), 64);
+    assert_eq!(std::mem::size_of::<Conv>(), 112);
+}
