@@ -12,3 +12,4 @@ mod netns;
 mod pfsync_to_nfcapd;
 mod restart;
 mod sanitizers;
+mod selection;
