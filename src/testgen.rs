@@ -651,8 +651,13 @@ pub fn wrap(link: LinkType, frame: &[u8], src: [u8; 4]) -> Vec<u8> {
             p
         }
         LinkType::NULL | LinkType::LOOP => {
-            // AF_INET in the writer's byte order (little-endian here)
-            let mut p = vec![2, 0, 0, 0];
+            // AF_INET as a 4-byte word: NULL in the writer's byte order
+            // (little-endian here), LOOP (OpenBSD) in network order.
+            let mut p = if link == LinkType::LOOP {
+                vec![0, 0, 0, 2]
+            } else {
+                vec![2, 0, 0, 0]
+            };
             p.extend_from_slice(&ipv4_header(frame.len(), src, [224, 0, 0, 240]));
             p.extend_from_slice(frame);
             p

@@ -178,16 +178,173 @@ fn ipv4(p: &[u8]) -> Result<Carried<'_>, NotPfsync> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::{Dialect, Message, parse_frame};
     use super::*;
 
     fn ip_hdr(proto: u8, payload: &[u8]) -> Vec<u8> {
-        let total = (20 + payload.len()) as u16;
+        ip_hdr_opts(proto, &[], payload)
+    }
+
+    /// An IPv4 header with `opts` (a multiple of 4 bytes) after its fixed
+    /// 20 bytes: IHL = 5 + opts/4, total length = header + payload.
+    fn ip_hdr_opts(proto: u8, opts: &[u8], payload: &[u8]) -> Vec<u8> {
+        assert_eq!(opts.len() % 4, 0);
+        let ihl = 5 + opts.len() / 4;
+        let total = (ihl * 4 + payload.len()) as u16;
+        // version/IHL, TOS, total length, id, DF, TTL 255, proto, checksum
+        // (not checked), source 10.0.0.1, destination 224.0.0.240
         let mut v = vec![
             0x45, 0x10, 0, 0, 0x12, 0x34, 0x40, 0x00, 255, proto, 0, 0, 10, 0, 0, 1, 224, 0, 0, 240,
         ];
+        v[0] = 0x40 | ihl as u8;
         v[2..4].copy_from_slice(&total.to_be_bytes());
+        v.extend_from_slice(opts);
         v.extend_from_slice(payload);
         v
+    }
+
+    /// A whole v6 frame by hand (§4.1, §4.2, §4.7): header version 6, len
+    /// 36, zero checksum; one subheader DEL_C (7), 3 words, count 1; one
+    /// DEL_C with id 0x0102030405060708 and creatorid 0xa1a2a3a4.
+    const V6_FRAME: [u8; 36] = [
+        6, 0, 0, 36, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, // header
+        7, 3, 0, 1, // subheader
+        1, 2, 3, 4, 5, 6, 7, 8, 0xa1, 0xa2, 0xa3, 0xa4, // DEL_C
+    ];
+
+    /// What a carrier must hand over: exactly [`V6_FRAME`], whose header
+    /// and message decode to the hand-built values.
+    fn check_v6_frame(c: &Carried<'_>) {
+        assert_eq!(c.frame, &V6_FRAME[..]);
+        assert_eq!(c.frame[0], 6); // version
+        assert_eq!(be16(c.frame, 2), 36); // len
+        let f = parse_frame(c.frame).unwrap();
+        assert_eq!(f.dialect, Dialect::OpenBsdV6);
+        let m: Vec<_> = f.messages().collect();
+        assert_eq!(
+            m,
+            [Ok(Message::DeleteCompressed {
+                id: 0x0102_0304_0506_0708,
+                creator: 0xa1a2_a3a4
+            })]
+        );
+    }
+
+    fn check_ip(c: &Carried<'_>) {
+        assert_eq!(
+            c.ip,
+            Some(IpInfo {
+                src: [10, 0, 0, 1],
+                dst: [224, 0, 0, 240],
+                ttl: 255
+            })
+        );
+    }
+
+    #[test]
+    fn ipv4_options_are_skipped_by_ihl() {
+        // IHL 6: router alert (0x94, len 4); IHL 7: NOP, NOP, router alert,
+        // then EOL padding. The pfsync header starts after them.
+        for opts in [
+            &[0x94, 0x04, 0x00, 0x00][..],
+            &[0x01, 0x01, 0x94, 0x04, 0x00, 0x00, 0x00, 0x00][..],
+        ] {
+            let pkt = ip_hdr_opts(IPPROTO_PFSYNC, opts, &V6_FRAME);
+            assert_eq!(usize::from(pkt[0] & 0x0f) * 4, 20 + opts.len());
+            for lt in [LinkType::RAW, LinkType::IPV4] {
+                let c = extract(lt, &pkt).unwrap();
+                check_v6_frame(&c);
+                check_ip(&c);
+            }
+            // the same behind Ethernet, with trailer padding the IP total
+            // length excludes
+            let mut eth = vec![
+                0x01, 0x00, 0x5e, 0, 0, 0xf0, 0x02, 0, 0, 0, 0, 1, 0x08, 0x00,
+            ];
+            eth.extend_from_slice(&pkt);
+            eth.extend_from_slice(&[0xee; 6]);
+            let c = extract(LinkType::ETHERNET, &eth).unwrap();
+            check_v6_frame(&c);
+            check_ip(&c);
+        }
+        // IHL 7 captured with only 24 header bytes: cut short
+        let pkt = ip_hdr_opts(IPPROTO_PFSYNC, &[1, 1, 1, 1, 1, 1, 1, 1], &V6_FRAME);
+        assert_eq!(
+            extract(LinkType::RAW, &pkt[..24]),
+            Err(NotPfsync::Truncated)
+        );
+    }
+
+    #[test]
+    fn raw_ipv4_link_types_101_and_228() {
+        let pkt = ip_hdr(IPPROTO_PFSYNC, &V6_FRAME);
+        for lt in [LinkType::RAW, LinkType::IPV4] {
+            assert!(lt.is_supported());
+            let c = extract(lt, &pkt).unwrap();
+            check_v6_frame(&c);
+            check_ip(&c);
+        }
+        assert_eq!(LinkType::IPV4, LinkType(228));
+        assert_eq!(LinkType::RAW, LinkType(101));
+        // 228 is IPv4 only: an IPv6 packet is other traffic
+        let mut v6 = pkt.clone();
+        v6[0] = 0x60;
+        assert_eq!(extract(LinkType::IPV4, &v6), Err(NotPfsync::OtherTraffic));
+    }
+
+    #[test]
+    fn bsd_loopback_null_host_order_and_loop_network_order() {
+        // LINKTYPE_NULL (0): AF_INET = 2 as a 4-byte word in the capturing
+        // host's byte order, so either; LINKTYPE_LOOP (108): network order.
+        // Both are accepted in both orders (a writer's order is not known).
+        let ip = ip_hdr(IPPROTO_PFSYNC, &V6_FRAME);
+        for (lt, af) in [
+            (LinkType::NULL, [2u8, 0, 0, 0]),
+            (LinkType::NULL, [0, 0, 0, 2]),
+            (LinkType::LOOP, [0, 0, 0, 2]),
+            (LinkType::LOOP, [2, 0, 0, 0]),
+        ] {
+            assert_eq!(lt.0, if lt == LinkType::NULL { 0 } else { 108 });
+            let pkt = [&af[..], &ip].concat();
+            let c = extract(lt, &pkt).unwrap();
+            check_v6_frame(&c);
+            check_ip(&c);
+            // AF_INET6 (OpenBSD 24) in the same position: not pfsync
+            let mut not_v4 = pkt.clone();
+            not_v4[..4].copy_from_slice(&[0, 0, 0, 24]);
+            assert_eq!(extract(lt, &not_v4), Err(NotPfsync::OtherTraffic));
+            // shorter than the family word
+            assert_eq!(extract(lt, &pkt[..3]), Err(NotPfsync::Truncated));
+        }
+    }
+
+    #[test]
+    fn pfsync0_frame_with_or_without_its_ipv4_header() {
+        // Current OpenBSD may tap pfsync0 with the IPv4 header in front
+        // (§2.2): told apart from a pfsync header by 0x4_ and proto 240.
+        for lt in [
+            LinkType::PFSYNC,
+            LinkType::PFSYNC_OPENBSD,
+            LinkType::PFSYNC_FREEBSD_OLD,
+        ] {
+            let pkt = ip_hdr(IPPROTO_PFSYNC, &V6_FRAME);
+            let c = extract(lt, &pkt).unwrap();
+            check_v6_frame(&c);
+            check_ip(&c);
+            // with IP options (IHL 6)
+            let pkt = ip_hdr_opts(IPPROTO_PFSYNC, &[0x94, 0x04, 0, 0], &V6_FRAME);
+            let c = extract(lt, &pkt).unwrap();
+            check_v6_frame(&c);
+            check_ip(&c);
+            // the bare frame passes through, no IP information
+            let c = extract(lt, &V6_FRAME).unwrap();
+            check_v6_frame(&c);
+            assert_eq!(c.ip, None);
+        }
+        // a legacy v4 frame starts with version byte 4 (0x04, not 0x4_):
+        // it is a pfsync header, not IPv4
+        let legacy = [4u8, 0, 5, 0];
+        assert_eq!(extract(LinkType::PFSYNC, &legacy).unwrap().frame, &legacy);
     }
 
     #[test]
@@ -198,17 +355,6 @@ mod tests {
             assert_eq!(c.frame, &f);
             assert_eq!(c.ip, None);
         }
-    }
-
-    #[test]
-    fn pfsync0_frame_with_ip_header_is_unwrapped() {
-        let pkt = ip_hdr(240, &[6, 0, 0, 20]);
-        let c = extract(LinkType::PFSYNC, &pkt).unwrap();
-        assert_eq!(c.frame, &[6, 0, 0, 20]);
-        let ip = c.ip.unwrap();
-        assert_eq!(ip.ttl, 255);
-        assert_eq!(ip.src, [10, 0, 0, 1]);
-        assert_eq!(ip.dst, [224, 0, 0, 240]);
     }
 
     #[test]

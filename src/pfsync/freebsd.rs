@@ -164,7 +164,7 @@ pub fn decode_state(layout: Layout, b: &[u8]) -> PfState {
 mod tests {
     //! Offsets from reference §4.5 and §5, written by hand.
 
-    use super::super::{DecodeError, Dialect, parse_frame};
+    use super::super::{DecodeError, Dialect, addr4, fill_unread, parse_frame};
     use super::*;
 
     fn frame(parts: &[(u8, u16, Vec<u8>)], eof: bool) -> Vec<u8> {
@@ -183,47 +183,71 @@ mod tests {
         f
     }
 
-    /// Offsets 0–231, common to 1301, 1400 and 1500.
+    /// Offsets 0–231, common to 1301, 1400 and 1500; every field its own
+    /// value.
     fn common(len: usize) -> Vec<u8> {
         let mut s = vec![0u8; len];
-        s[0..8].copy_from_slice(&[0xf0, 0, 0, 0, 0, 0, 0, 0x0f]); // id
+        s[0..8].copy_from_slice(&[0xf0, 0xf1, 0xf2, 0xf3, 0xf4, 0xf5, 0xf6, 0x0f]); // id
         s[8..13].copy_from_slice(b"igb0\0");
         // key[0] @24 (36 bytes): addr[0] @24, addr[1] @40, ports @56, @58
         s[24..28].copy_from_slice(&[198, 51, 100, 4]);
         s[40..44].copy_from_slice(&[203, 0, 113, 4]);
         s[56..58].copy_from_slice(&[0x01, 0xbb]); // 443
         s[58..60].copy_from_slice(&[0xd4, 0x31]); // 54321
-        // key[1] @60: addr[1] @76, port[1] @94
-        s[60..64].copy_from_slice(&[198, 51, 100, 4]);
+        // key[1] @60: addr[0] @60, addr[1] @76, port[0] @92, port[1] @94
+        s[60..64].copy_from_slice(&[198, 51, 100, 40]);
         s[76..80].copy_from_slice(&[172, 16, 0, 4]);
-        s[92..94].copy_from_slice(&[0x01, 0xbb]);
+        s[92..94].copy_from_slice(&[0x20, 0xfb]); // 8443
         s[94..96].copy_from_slice(&[0x30, 0x39]); // 12345
         s[120] = 3; // src.state @96+24
         s[152] = 6; // dst.state @128+24
         s[176..180].copy_from_slice(&[0, 0, 0, 44]); // rule
-        s[180..184].copy_from_slice(&[0, 0, 0, 1]); // anchor
+        s[180..184].copy_from_slice(&[0, 0, 0, 45]); // anchor
         s[188..192].copy_from_slice(&[0, 0, 0, 77]); // creation
         s[192..196].copy_from_slice(&[0, 0, 0, 66]); // expire
-        s[196..204].copy_from_slice(&[0, 0, 0, 0, 0, 0, 0, 10]); // packets[0]
-        s[204..212].copy_from_slice(&[0, 0, 0, 0, 0, 0, 0, 20]); // packets[1]
+        s[196..204].copy_from_slice(&[0, 0, 0, 1, 0, 0, 0, 10]); // packets[0]
+        s[204..212].copy_from_slice(&[0, 0, 0, 2, 0, 0, 0, 20]); // packets[1]
         s[212..220].copy_from_slice(&[0, 0, 0, 3, 0, 0, 0, 30]); // bytes[0]
-        s[220..228].copy_from_slice(&[0, 0, 0, 0, 0, 0, 0, 40]); // bytes[1]
+        s[220..228].copy_from_slice(&[0, 0, 0, 4, 0, 0, 0, 40]); // bytes[1]
         s[228..232].copy_from_slice(&[0x0a, 0x0b, 0x0c, 0x0d]); // creatorid
         s
     }
 
+    /// What every layout reads below 232 (§4.5): id, ifname, both keys
+    /// (every byte), the peers' state bytes, rule, anchor, then creation
+    /// to creatorid. nat_rule @184 is not read.
+    const READ_COMMON: [std::ops::Range<usize>; 6] =
+        [0..24, 24..96, 120..121, 152..153, 176..184, 188..232];
+
+    /// `s` with every byte outside [`READ_COMMON`] and `tail` set to filler.
+    fn filled(mut s: Vec<u8>, tail: &[std::ops::Range<usize>]) -> Vec<u8> {
+        fill_unread(&mut s, &[&READ_COMMON[..], tail].concat());
+        s
+    }
+
     fn check_common(s: &PfState) {
-        assert_eq!(s.id, 0xf000_0000_0000_000f);
-        assert_eq!(s.ifname.as_str(), "igb0");
-        assert_eq!(s.keys[0].addr[0][..4], [198, 51, 100, 4]);
-        assert_eq!(s.keys[0].addr[1][..4], [203, 0, 113, 4]);
-        assert_eq!(s.keys[0].port, [443, 54321]);
-        assert_eq!(s.keys[1].addr[1][..4], [172, 16, 0, 4]);
-        assert_eq!(s.keys[1].port, [443, 12345]);
+        assert_eq!(s.id, 0xf0f1_f2f3_f4f5_f60f);
+        assert_eq!(s.ifname, IfName::new("igb0"));
+        assert_eq!(
+            s.keys[0],
+            StateKey {
+                addr: [addr4([198, 51, 100, 4]), addr4([203, 0, 113, 4])],
+                port: [443, 54321],
+                rdomain: 0,
+            }
+        );
+        assert_eq!(
+            s.keys[1],
+            StateKey {
+                addr: [addr4([198, 51, 100, 40]), addr4([172, 16, 0, 4])],
+                port: [8443, 12345],
+                rdomain: 0,
+            }
+        );
         assert_eq!(s.peer_state, [3, 6]);
-        assert_eq!((s.rule, s.anchor, s.creation, s.expire), (44, 1, 77, 66));
-        assert_eq!(s.packets, [10, 20]);
-        assert_eq!(s.bytes, [(3 << 32) | 30, 40]);
+        assert_eq!((s.rule, s.anchor, s.creation, s.expire), (44, 45, 77, 66));
+        assert_eq!(s.packets, [(1 << 32) | 10, (2 << 32) | 20]);
+        assert_eq!(s.bytes, [(3 << 32) | 30, (4 << 32) | 40]);
         assert_eq!(s.creator, 0x0a0b_0c0d);
         assert!(!s.flags_known);
     }
@@ -236,8 +260,10 @@ mod tests {
         s[234] = 2; // out
         s[237] = 1; // log
         s[238] = 0x05; // state_flags (u8)
-        s[239] = 2; // timeout
+        s[239] = 9; // timeout
         s[240] = 8; // sync_flags
+        // __spare @235, log @237 and updates @241 are not read
+        let s = filled(s, &[232..235, 238..241]);
         for (code, want) in [(1u8, "ins"), (3, "upd"), (6, "del")] {
             let f = frame(&[(code, 1, s.clone())], true);
             let fr = parse_frame(&f).unwrap();
@@ -254,7 +280,7 @@ mod tests {
             check_common(&st);
             assert_eq!(st.family, Family::Inet6);
             assert_eq!((st.proto, st.direction), (6, PfDirection::Out));
-            assert_eq!((st.state_flags, st.timeout, st.sync_flags), (5, 2, 8));
+            assert_eq!((st.state_flags, st.timeout, st.sync_flags), (5, 9, 8));
         }
     }
 
@@ -268,8 +294,13 @@ mod tests {
         s[237] = 1; // log
         s[239] = 7; // timeout
         s[240] = 4; // sync_flags
+        // log @237, __spare @238 and everything from updates @241 on are
+        // not read
+        let s = filled(s, &[232..237, 239..241]);
         // two INS then a DEL_C: the second state starts at an odd offset
-        let del_c = vec![0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 2];
+        let del_c = vec![
+            0x91, 0x92, 0x93, 0x94, 0x95, 0x96, 0x97, 0x98, 0xa1, 0xa2, 0xa3, 0xa4,
+        ];
         let f = frame(
             &[(13, 2, [s.clone(), s.clone()].concat()), (7, 1, del_c)],
             true,
@@ -280,6 +311,7 @@ mod tests {
             .map(Result::unwrap)
             .collect();
         assert_eq!(m.len(), 4);
+        assert_eq!(m[0], m[1]);
         let Message::Insert(st) = m[1] else {
             panic!("{:?}", m[1])
         };
@@ -287,11 +319,17 @@ mod tests {
         assert_eq!(st.family, Family::Inet);
         assert_eq!((st.proto, st.direction), (17, PfDirection::In));
         assert_eq!((st.state_flags, st.timeout, st.sync_flags), (0x0201, 7, 4));
-        assert_eq!(m[2], Message::DeleteCompressed { id: 1, creator: 2 });
+        assert_eq!(
+            m[2],
+            Message::DeleteCompressed {
+                id: 0x9192_9394_9596_9798,
+                creator: 0xa1a2_a3a4
+            }
+        );
         let f = frame(&[(14, 1, s)], false);
         assert!(matches!(
             parse_frame(&f).unwrap().messages().next(),
-            Some(Ok(Message::Update(_)))
+            Some(Ok(Message::Update(u))) if u == st
         ));
     }
 
@@ -306,6 +344,9 @@ mod tests {
         s[348] = 1; // stack_proto
         s[350] = 9; // timeout
         s[351] = 2; // direction
+        // kept: the tagname (what 1301 offsets would misread) and the stack
+        // side, which must not be what is read
+        let s = filled(s, &[232..240, 332..334, 344..346, 347..349, 350..352]);
         let f = frame(&[(15, 1, s.clone()), (16, 1, s)], true);
         let m: Vec<_> = parse_frame(&f)
             .unwrap()
@@ -319,7 +360,7 @@ mod tests {
         check_common(&a);
         assert_eq!(a.family, Family::Inet6);
         assert_eq!((a.proto, a.direction), (58, PfDirection::Out));
-        assert_eq!((a.state_flags, a.timeout), (3, 9));
+        assert_eq!((a.state_flags, a.timeout, a.sync_flags), (3, 9, 0));
     }
 
     #[test]
@@ -361,6 +402,22 @@ mod tests {
             parse_frame(&v6).unwrap().messages().next(),
             Some(Ok(Message::Tdb))
         );
+        // code 16: FreeBSD UPD_1500 in v5, nothing (ACT_MAX) in v6
+        let v5 = frame(&[(16, 1, s)], false);
+        let Some(Ok(Message::Update(st))) = parse_frame(&v5).unwrap().messages().next() else {
+            panic!()
+        };
+        check_common(&st);
+        let mut v6 = v5;
+        v6[0] = 6;
+        v6[21] = 90;
+        assert_eq!(
+            parse_frame(&v6).unwrap().messages().next(),
+            Some(Ok(Message::Unknown {
+                action: Action(16),
+                size: 360
+            }))
+        );
     }
 
     #[test]
@@ -372,15 +429,20 @@ mod tests {
         let mut clr = vec![0u8; 20];
         clr[..4].copy_from_slice(b"vtne");
         clr[16..20].copy_from_slice(&[0, 0, 0, 3]);
-        let ack = vec![0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 9];
-        let req = vec![0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 2, 0];
+        let ack = vec![
+            0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x91, 0x92, 0x93, 0x94,
+        ];
+        let req = vec![
+            0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27, 0x28, 0x31, 0x32, 0x33, 0x34,
+        ];
         let mut upd_c = vec![0u8; 84];
-        upd_c[0] = 0x80; // id high byte
+        upd_c[..8].copy_from_slice(&[0x80, 0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47]); // id
         upd_c[32] = 4;
         upd_c[64] = 10;
-        upd_c[72..76].copy_from_slice(&[0, 0, 0, 6]);
+        upd_c[72..76].copy_from_slice(&[0x51, 0x52, 0x53, 0x54]);
         upd_c[80] = 5;
-        let bus = vec![0, 0, 0, 6, 0, 0, 0x10, 0, 2, 0, 0, 0];
+        fill_unread(&mut upd_c, &[0..8, 32..33, 64..65, 72..76, 80..81]);
+        let bus = vec![0x61, 0x62, 0x63, 0x64, 0x71, 0x72, 0x73, 0x74, 2, 0, 0, 0];
         let f = frame(
             &[
                 (0, 1, clr),
@@ -404,20 +466,23 @@ mod tests {
                     creator: 3,
                     ifname: IfName::new("vtne")
                 },
-                Message::InsertAck { id: 8, creator: 9 },
+                Message::InsertAck {
+                    id: 0x8182_8384_8586_8788,
+                    creator: 0x9192_9394
+                },
                 Message::UpdateRequest {
-                    id: 256,
-                    creator: 512
+                    id: 0x2122_2324_2526_2728,
+                    creator: 0x3132_3334
                 },
                 Message::UpdateCompressed {
-                    id: 0x8000_0000_0000_0000,
-                    creator: 6,
+                    id: 0x8041_4243_4445_4647,
+                    creator: 0x5152_5354,
                     peer_state: [4, 10],
                     timeout: 5
                 },
                 Message::BulkStatus {
-                    creator: 6,
-                    endtime: 0x1000,
+                    creator: 0x6162_6364,
+                    endtime: 0x7172_7374,
                     status: BulkStatus::End
                 },
                 Message::Tdb,

@@ -177,7 +177,7 @@ mod tests {
     //! Offsets from reference §3.1–3.6, written by hand; each field holds
     //! a distinct value so a wrong offset reads a wrong number.
 
-    use super::super::{DecodeError, Dialect, parse_frame};
+    use super::super::{DecodeError, Dialect, addr4, fill_unread, parse_frame};
     use super::*;
 
     fn frame(version: u8, act: u8, count: u8, body: &[u8]) -> Vec<u8> {
@@ -192,7 +192,7 @@ mod tests {
     /// Bytes 0..196 shared by v2/v3 (lan/gwy/ext layout).
     fn common_v2v3(len: usize) -> Vec<u8> {
         let mut s = vec![0u8; len];
-        s[0..8].copy_from_slice(&[0, 0, 0, 1, 0, 0, 0, 2]); // id
+        s[0..8].copy_from_slice(&[0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18]); // id
         s[8..12].copy_from_slice(b"fxp0");
         s[24..28].copy_from_slice(&[10, 0, 0, 5]); // lan addr
         s[40..42].copy_from_slice(&[0x04, 0x00]); // lan port 1024
@@ -203,22 +203,41 @@ mod tests {
         s[120] = 4; // src.state (@96+24)
         s[152] = 7; // dst.state (@128+24)
         s[176..180].copy_from_slice(&[0, 0, 0, 12]); // rule
-        s[180..184].copy_from_slice(&[0xff; 4]); // anchor
+        s[180..184].copy_from_slice(&[0, 0, 0, 13]); // anchor
         s[188..192].copy_from_slice(&[0, 0, 1, 0]); // creation 256 s
         s[192..196].copy_from_slice(&[0, 0, 0, 90]); // expire
         s
     }
 
+    /// What v2/v3 read below offset 196 (§3.4): id, ifname, each host's
+    /// addr and port (not its pad), the peers' state bytes, rule, anchor,
+    /// creation, expire. nat_rule @184 is not read.
+    const READ_V2V3_HEAD: [std::ops::Range<usize>; 8] = [
+        0..24,
+        24..42,
+        48..66,
+        72..90,
+        120..121,
+        152..153,
+        176..184,
+        188..196,
+    ];
+
     fn check_hosts(s: &PfState) {
-        assert_eq!(s.id, (1 << 32) | 2);
-        assert_eq!(s.ifname.as_str(), "fxp0");
-        assert_eq!(s.keys[SK_WIRE].addr[0][..4], [198, 51, 100, 80]); // ext
-        assert_eq!(s.keys[SK_WIRE].addr[1][..4], [192, 0, 2, 1]); // gwy
-        assert_eq!(s.keys[SK_STACK].addr[1][..4], [10, 0, 0, 5]); // lan
+        assert_eq!(s.id, 0x1112_1314_1516_1718);
+        assert_eq!(s.ifname, IfName(*b"fxp0\0\0\0\0\0\0\0\0\0\0\0\0"));
+        let (lan, gwy, ext) = (
+            addr4([10, 0, 0, 5]),
+            addr4([192, 0, 2, 1]),
+            addr4([198, 51, 100, 80]),
+        );
+        assert_eq!(s.keys[SK_WIRE].addr, [ext, gwy]);
+        assert_eq!(s.keys[SK_STACK].addr, [ext, lan]);
         assert_eq!(s.keys[SK_WIRE].port, [80, 40000]);
         assert_eq!(s.keys[SK_STACK].port, [80, 1024]);
+        assert_eq!((s.keys[0].rdomain, s.keys[1].rdomain), (0, 0));
         assert_eq!(s.peer_state, [4, 7]);
-        assert_eq!((s.rule, s.anchor), (12, u32::MAX));
+        assert_eq!((s.rule, s.anchor), (12, 13));
         assert_eq!((s.creation, s.expire), (256, 90));
         assert!(!s.flags_known);
     }
@@ -236,7 +255,12 @@ mod tests {
         s[218] = 2; // direction out
         s[220] = 1; // allow_opts
         s[221] = 3; // timeout
-        s[222] = 1; // sync_flags
+        s[222] = 5; // sync_flags
+        // log @219 and updates @223 are not read
+        fill_unread(
+            &mut s,
+            &[&READ_V2V3_HEAD[..], &[196..219, 220..223]].concat(),
+        );
         let f = frame(2, 3, 1, &s);
         let fr = parse_frame(&f).unwrap();
         assert_eq!(fr.dialect, Dialect::LegacyV2);
@@ -251,14 +275,19 @@ mod tests {
         assert_eq!(st.creator, 0xdead_beef);
         assert_eq!(st.family, Family::Inet);
         assert_eq!((st.proto, st.direction), (6, PfDirection::Out));
-        assert_eq!((st.state_flags, st.timeout, st.sync_flags), (1, 3, 1));
+        assert_eq!((st.state_flags, st.timeout, st.sync_flags), (1, 3, 5));
     }
+
+    /// The v3/v4 tail (§3.5): 64-bit counters @196, creatorid @228, af,
+    /// proto, direction @232..235, state_flags, timeout, sync_flags
+    /// @236..239; log @235 and updates @239 are not read.
+    const READ_V3_TAIL: [std::ops::Range<usize>; 2] = [196..235, 236..239];
 
     fn v3_tail(s: &mut [u8]) {
         s[196..204].copy_from_slice(&[0, 0, 0, 1, 0, 0, 0, 5]); // packets[0] hi,lo
-        s[204..212].copy_from_slice(&[0, 0, 0, 0, 0, 0, 0, 6]); // packets[1]
+        s[204..212].copy_from_slice(&[0, 0, 0, 3, 0, 0, 0, 6]); // packets[1]
         s[212..220].copy_from_slice(&[0, 0, 0, 2, 0, 0, 0, 7]); // bytes[0]
-        s[220..228].copy_from_slice(&[0, 0, 0, 0, 0, 0, 1, 0]); // bytes[1]
+        s[220..228].copy_from_slice(&[0, 0, 0, 4, 0, 0, 1, 0]); // bytes[1]
         s[228..232].copy_from_slice(&[0x01, 0x02, 0x03, 0x04]); // creatorid
         s[232] = 24; // af: OpenBSD AF_INET6
         s[233] = 17; // proto
@@ -269,8 +298,8 @@ mod tests {
     }
 
     fn check_v3_tail(st: &PfState) {
-        assert_eq!(st.packets, [(1 << 32) | 5, 6]);
-        assert_eq!(st.bytes, [(2 << 32) | 7, 256]);
+        assert_eq!(st.packets, [(1 << 32) | 5, (3 << 32) | 6]);
+        assert_eq!(st.bytes, [(2 << 32) | 7, (4 << 32) | 256]);
         assert_eq!(st.creator, 0x0102_0304);
         assert_eq!(st.family, Family::Inet6);
         assert_eq!((st.proto, st.direction), (17, PfDirection::In));
@@ -281,11 +310,13 @@ mod tests {
     fn v3_insert_with_64_bit_counters_and_two_records() {
         let mut s = common_v2v3(240);
         v3_tail(&mut s);
+        fill_unread(&mut s, &[&READ_V2V3_HEAD[..], &READ_V3_TAIL[..]].concat());
         let f = frame(3, 1, 2, &[s.clone(), s].concat());
         let fr = parse_frame(&f).unwrap();
         assert_eq!(fr.dialect, Dialect::LegacyV3);
         let m: Vec<_> = fr.messages().map(Result::unwrap).collect();
         assert_eq!(m.len(), 2);
+        assert_eq!(m[0], m[1]);
         let Message::Insert(st) = m[1] else {
             panic!("{:?}", m[1])
         };
@@ -295,38 +326,77 @@ mod tests {
 
     #[test]
     fn v4_state_keys_and_update() {
+        // §3.6: bytes 24..96 are key[2], 36 bytes each; the rest is v3's.
         let mut s = vec![0u8; 240];
-        s[7] = 9; // id
+        s[0..8].copy_from_slice(&[0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27, 0x28]); // id
+        s[8..11].copy_from_slice(b"em3");
         // key[0] @24: addr[0] @24, addr[1] @40, port[0] @56, port[1] @58
         s[24..28].copy_from_slice(&[198, 51, 100, 2]);
         s[40..44].copy_from_slice(&[203, 0, 113, 3]);
-        s[56..58].copy_from_slice(&[0, 53]);
+        s[56..58].copy_from_slice(&[0x00, 0x35]); // 53
         s[58..60].copy_from_slice(&[0xea, 0x60]); // 60000
         // key[1] @60: addr[0] @60, addr[1] @76, port[0] @92, port[1] @94
-        s[60..64].copy_from_slice(&[198, 51, 100, 2]);
+        s[60..64].copy_from_slice(&[198, 51, 100, 20]);
         s[76..80].copy_from_slice(&[10, 1, 1, 1]);
-        s[92..94].copy_from_slice(&[0, 53]);
+        s[92..94].copy_from_slice(&[0x14, 0xe9]); // 5353
         s[94..96].copy_from_slice(&[0x13, 0x88]); // 5000
+        s[120] = 3; // src.state (@96+24)
+        s[152] = 9; // dst.state (@128+24)
+        s[176..180].copy_from_slice(&[0, 0, 0, 41]); // rule
+        s[180..184].copy_from_slice(&[0, 0, 0, 42]); // anchor
+        s[188..192].copy_from_slice(&[0, 0, 0x02, 0x01]); // creation 513 s
+        s[192..196].copy_from_slice(&[0, 0, 0, 44]); // expire
         v3_tail(&mut s);
+        let read = [
+            0..24,    // id, ifname
+            24..96,   // key[0], key[1]: every byte is a field
+            120..121, // src.state
+            152..153, // dst.state
+            176..184, // rule, anchor (nat_rule @184 is not read)
+            188..196, // creation, expire
+        ];
+        fill_unread(&mut s, &[&read[..], &READ_V3_TAIL[..]].concat());
         let f = frame(4, 2, 1, &s);
         let fr = parse_frame(&f).unwrap();
         assert_eq!(fr.dialect, Dialect::LegacyV4);
         let Some(Ok(Message::Update(st))) = fr.messages().next() else {
             panic!()
         };
-        assert_eq!(st.id, 9);
-        assert_eq!(st.keys[0].addr[1][..4], [203, 0, 113, 3]);
-        assert_eq!(st.keys[0].port, [53, 60000]);
-        assert_eq!(st.keys[1].addr[1][..4], [10, 1, 1, 1]);
-        assert_eq!(st.keys[1].port, [53, 5000]);
+        assert_eq!(st.id, 0x2122_2324_2526_2728);
+        assert_eq!(st.ifname, IfName::new("em3"));
+        assert_eq!(
+            st.keys[SK_WIRE],
+            StateKey {
+                addr: [addr4([198, 51, 100, 2]), addr4([203, 0, 113, 3])],
+                port: [53, 60000],
+                rdomain: 0,
+            }
+        );
+        assert_eq!(
+            st.keys[SK_STACK],
+            StateKey {
+                addr: [addr4([198, 51, 100, 20]), addr4([10, 1, 1, 1])],
+                port: [5353, 5000],
+                rdomain: 0,
+            }
+        );
+        assert_eq!(st.peer_state, [3, 9]);
+        assert_eq!((st.rule, st.anchor), (41, 42));
+        assert_eq!((st.creation, st.expire), (513, 44));
+        assert!(!st.flags_known);
         check_v3_tail(&st);
     }
 
     #[test]
     fn compressed_and_small_records() {
+        // Ids with 8 distinct bytes, creatorids with 4, each record its own;
+        // bytes the decoder does not read are filler.
         // DEL_C, 16 bytes: id @0, creatorid @8, src.state @12, dst.state @13
-        let del_c = [0, 0, 0, 0, 0, 0, 0x12, 0x34, 0, 0, 0, 7, 10, 10, 0, 0];
-        let f = frame(3, 5, 2, &[del_c, del_c].concat());
+        let mut del_c = vec![
+            0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0xa1, 0xa2, 0xa3, 0xa4, 10, 10, 0, 0,
+        ];
+        fill_unread(&mut del_c, std::slice::from_ref(&(0..12)));
+        let f = frame(3, 5, 2, &[del_c.clone(), del_c].concat());
         let m: Vec<_> = parse_frame(&f)
             .unwrap()
             .messages()
@@ -335,23 +405,25 @@ mod tests {
         assert_eq!(
             m,
             [Message::DeleteCompressed {
-                id: 0x1234,
-                creator: 7
+                id: 0x0102_0304_0506_0708,
+                creator: 0xa1a2_a3a4
             }; 2]
         );
-        // UPD_C, 88 bytes: creatorid @72, timeout @80
+        // UPD_C, 88 bytes: id @0, src.state @8+24, dst.state @40+24,
+        // creatorid @72, timeout @80
         let mut u = vec![0u8; 88];
-        u[7] = 3;
+        u[..8].copy_from_slice(&[0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18]);
         u[32] = 4;
         u[64] = 5;
-        u[72..76].copy_from_slice(&[0, 0, 1, 0]);
+        u[72..76].copy_from_slice(&[0xb1, 0xb2, 0xb3, 0xb4]);
         u[80] = 2;
+        fill_unread(&mut u, &[0..8, 32..33, 64..65, 72..76, 80..81]);
         let f = frame(2, 4, 1, &u);
         assert_eq!(
             parse_frame(&f).unwrap().messages().next(),
             Some(Ok(Message::UpdateCompressed {
-                id: 3,
-                creator: 256,
+                id: 0x1112_1314_1516_1718,
+                creator: 0xb1b2_b3b4,
                 peer_state: [4, 5],
                 timeout: 2
             }))
@@ -359,36 +431,40 @@ mod tests {
         // CLR, 24 bytes: ifname @0, creatorid @16
         let mut c = vec![0u8; 24];
         c[..3].copy_from_slice(b"em2");
-        c[16..20].copy_from_slice(&[0, 0, 0, 5]);
+        c[16..20].copy_from_slice(&[0xc1, 0xc2, 0xc3, 0xc4]);
+        fill_unread(&mut c, std::slice::from_ref(&(0..20)));
         let f = frame(4, 0, 1, &c);
         assert_eq!(
             parse_frame(&f).unwrap().messages().next(),
             Some(Ok(Message::Clear {
-                creator: 5,
+                creator: 0xc1c2_c3c4,
                 ifname: IfName::new("em2")
             }))
         );
         // UREQ, 16 bytes: id @0, creatorid @8
-        let u = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
-        let mut u = u.to_vec();
-        u[7] = 0x21;
-        u[11] = 0x22;
+        let mut u = vec![
+            0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27, 0x28, 0xd1, 0xd2, 0xd3, 0xd4, 0, 0, 0, 0,
+        ];
+        fill_unread(&mut u, std::slice::from_ref(&(0..12)));
         let f = frame(4, 8, 1, &u);
         assert_eq!(
             parse_frame(&f).unwrap().messages().next(),
             Some(Ok(Message::UpdateRequest {
-                id: 0x21,
-                creator: 0x22
+                id: 0x2122_2324_2526_2728,
+                creator: 0xd1d2_d3d4
             }))
         );
         // BUS, 16 bytes: creatorid @0, endtime @4, status @8
-        let b = [0, 0, 0, 5, 0, 0, 0, 9, 1, 0, 0, 0, 0, 0, 0, 0];
+        let mut b = vec![
+            0xe1, 0xe2, 0xe3, 0xe4, 0x31, 0x32, 0x33, 0x34, 1, 0, 0, 0, 0, 0, 0, 0,
+        ];
+        fill_unread(&mut b, std::slice::from_ref(&(0..9)));
         let f = frame(3, 9, 1, &b);
         assert_eq!(
             parse_frame(&f).unwrap().messages().next(),
             Some(Ok(Message::BulkStatus {
-                creator: 5,
-                endtime: 9,
+                creator: 0xe1e2_e3e4,
+                endtime: 0x3132_3334,
                 status: BulkStatus::Start
             }))
         );

@@ -20,7 +20,8 @@
 //! - OpenBSD current, version 6 (§4): 20-byte header, subheaders carrying
 //!   each message's length in 32-bit words, so unknown actions and longer
 //!   future messages are stepped over by that length, never guessed; the
-//!   state layout is chosen by that length (264 = current).
+//!   state layout is chosen by that length (264 = current) and a state of
+//!   any other length is counted and skipped, not read (see [`openbsd`]).
 //!
 //! What this module does not do: decide what a message means for a flow
 //! (that is [`crate::state`]), or unwrap link layers (that is [`carrier`]).
@@ -116,6 +117,11 @@ pub enum DecodeError {
     MessageTooSmall { action: u8, size: usize },
     /// A full-state message of a size we have no layout for.
     UnknownStateLayout { action: u8, size: usize },
+    /// A v6 full-state message longer than the one layout we know: a newer
+    /// sender's, whose fields may have moved (see [`openbsd`]). Skipped by
+    /// its length, counted apart so an operator can tell a newer peer from
+    /// damage.
+    StateLongerThanKnown { action: u8, size: usize },
     /// An action whose size is not known in a dialect without per-message
     /// lengths (legacy, v5): the rest of the frame cannot be walked.
     UnwalkableAction { action: u8 },
@@ -133,6 +139,7 @@ impl DecodeError {
             DecodeError::Truncated { .. } => "truncated",
             DecodeError::MessageTooSmall { .. } => "message_too_small",
             DecodeError::UnknownStateLayout { .. } => "unknown_state_layout",
+            DecodeError::StateLongerThanKnown { .. } => "state_longer_than_known",
             DecodeError::UnwalkableAction { .. } => "unwalkable_action",
         }
     }
@@ -162,6 +169,12 @@ impl fmt::Display for DecodeError {
             DecodeError::UnknownStateLayout { action, size } => {
                 write!(f, "no state layout of {size} bytes (action {action})")
             }
+            DecodeError::StateLongerThanKnown { action, size } => write!(
+                f,
+                "state of {size} bytes is longer than the {} bytes known (action {action}): \
+                 a newer sender's layout, skipped",
+                openbsd::STATE_LEN
+            ),
             DecodeError::UnwalkableAction { action } => {
                 write!(
                     f,
@@ -350,4 +363,25 @@ pub fn for_each_message(
         f(m);
     }
     Ok(frame.dialect)
+}
+
+/// Test helper for the hand-built decoder tests: sets every byte of `b`
+/// outside the `read` ranges to filler (`0xc0 | offset % 64`), so a field
+/// read one byte off its offset lands on filler and gives a wrong value
+/// instead of a lucky zero.
+#[cfg(test)]
+pub(crate) fn fill_unread(b: &mut [u8], read: &[std::ops::Range<usize>]) {
+    for (i, x) in b.iter_mut().enumerate() {
+        if !read.iter().any(|r| r.contains(&i)) {
+            *x = 0xc0 | (i as u8 & 0x3f);
+        }
+    }
+}
+
+/// Test helper: an IPv4 address as the 16-byte `pf_addr` carries it (§3.3).
+#[cfg(test)]
+pub(crate) fn addr4(a: [u8; 4]) -> [u8; 16] {
+    let mut x = [0u8; 16];
+    x[..4].copy_from_slice(&a);
+    x
 }

@@ -1,9 +1,29 @@
 //! OpenBSD pfsync version 6 message layouts (reference §4.3, §4.4, §4.7).
 //!
 //! Offsets are those of `struct pfsync_state` (264 bytes) and the small
-//! messages in OpenBSD's if_pfsync.h 1.54 / pfvar.h 1.543. A message longer
-//! than the structure we know is decoded by its known prefix (a newer peer
-//! appended fields); a shorter one is refused, as the kernel does.
+//! messages in OpenBSD's if_pfsync.h 1.54 / pfvar.h 1.543. Every message
+//! shorter than its structure is refused, as the kernel does (§4.2).
+//!
+//! Longer messages. The subheader gives each message's length, so a longer
+//! one never breaks the walk; the question is only whether its first bytes
+//! still mean what we think.
+//! - Small messages (CLR, INS_ACK, UPD_C, UPD_REQ, DEL_C, BUS) are read by
+//!   their known prefix, as the kernel's own receiver reads them (§4.2: it
+//!   skips only messages *shorter* than it knows).
+//! - Full states (INS, UPD, DEL) are read only at exactly 264 bytes. A
+//!   longer one is not decoded but refused as
+//!   [`DecodeError::StateLongerThanKnown`] (counter
+//!   `state_longer_than_known`), and the walk goes on with the next message.
+//!   This departs from the kernel's prefix rule on purpose: the reference's
+//!   history of this struct (§4.6) is not one of appending. From 4.5 (242
+//!   bytes, §4.5) to now the state key grew from 36 to 40 bytes, moving
+//!   every field after offset 24 by 8, and the tail after `creatorid` was
+//!   reordered (`af`/`proto`/`direction` moved, `state_flags` widened to 16
+//!   bits); when each change came and what size the first v6 state had are
+//!   unverified. Nothing says a longer state keeps our 264 bytes in place,
+//!   and reading our offsets into a moved layout would invent addresses,
+//!   ports and counters. A skipped state shows in the statistics; a wrong
+//!   flow would not.
 
 use super::DecodeError;
 use super::message::*;
@@ -58,8 +78,9 @@ pub(super) fn decode_v6(act: u8, b: &[u8]) -> Result<Message, DecodeError> {
             });
         }
     };
+    let state = matches!(act, action::DEL | action::INS | action::UPD);
     if b.len() < need {
-        return Err(if matches!(act, action::DEL | action::INS | action::UPD) {
+        return Err(if state {
             DecodeError::UnknownStateLayout {
                 action: act,
                 size: b.len(),
@@ -69,6 +90,13 @@ pub(super) fn decode_v6(act: u8, b: &[u8]) -> Result<Message, DecodeError> {
                 action: act,
                 size: b.len(),
             }
+        });
+    }
+    if state && b.len() > STATE_LEN {
+        // Not an appended tail we could ignore: see the module doc.
+        return Err(DecodeError::StateLongerThanKnown {
+            action: act,
+            size: b.len(),
         });
     }
     Ok(match act {
@@ -128,7 +156,7 @@ mod tests {
     //! Decoding checked against byte offsets computed by hand from
     //! reference §4.1–4.4 and §4.7, not against our encoder.
 
-    use super::super::{DecodeError, parse_frame};
+    use super::super::{DecodeError, addr4, fill_unread, parse_frame};
     use super::*;
 
     /// A v6 frame: header with the right `len`, then the given subheaders.
@@ -145,7 +173,9 @@ mod tests {
         f
     }
 
-    /// A 264-byte pfsync_state with every field we read set by offset.
+    /// A 264-byte pfsync_state with every field we read set by offset, each
+    /// to a value no neighbour has; unread bytes are zero (as our encoder
+    /// writes them, but for nat_rule).
     fn hand_state() -> Vec<u8> {
         let mut s = vec![0u8; 264];
         s[0..8].copy_from_slice(&[0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08]); // id
@@ -156,64 +186,92 @@ mod tests {
         s[56..58].copy_from_slice(&[0xc3, 0x50]); // 50000
         s[58..60].copy_from_slice(&[0x00, 0x50]); // 80
         s[60..62].copy_from_slice(&[0x00, 0x03]); // rdomain 3
-        // key[1] (stack) @64: addr[0] @64, addr[1] @80, ports @96/@98
-        s[64..68].copy_from_slice(&[198, 51, 100, 7]);
+        // key[1] (stack) @64: addr[0] @64, addr[1] @80, port[0] @96, port[1] @98, rdomain @100
+        s[64..68].copy_from_slice(&[198, 51, 100, 8]);
         s[80..84].copy_from_slice(&[192, 0, 2, 10]);
-        s[96..98].copy_from_slice(&[0xc3, 0x50]);
+        s[96..98].copy_from_slice(&[0xc3, 0x51]); // 50001
         s[98..100].copy_from_slice(&[0x1f, 0x90]); // 8080
+        s[100..102].copy_from_slice(&[0x00, 0x04]); // rdomain 4
         s[128] = 4; // src peer state (@104 + 24)
         s[160] = 5; // dst peer state (@136 + 24)
         s[184..188].copy_from_slice(&[0, 0, 0, 17]); // rule
-        s[188..192].copy_from_slice(&[0xff, 0xff, 0xff, 0xff]); // anchor
+        s[188..192].copy_from_slice(&[0, 0, 0, 35]); // anchor
         s[192..196].copy_from_slice(&[0xff, 0xff, 0xff, 0xff]); // nat_rule
         s[196..200].copy_from_slice(&[0, 0, 0x0e, 0x10]); // creation 3600 s
         s[200..204].copy_from_slice(&[0, 0, 0, 30]); // expire
         s[204..212].copy_from_slice(&[0, 0, 0, 1, 0, 0, 0, 2]); // packets[0] hi,lo
-        s[212..220].copy_from_slice(&[0, 0, 0, 0, 0, 0, 0, 3]); // packets[1]
-        s[220..228].copy_from_slice(&[0, 0, 0, 0, 0, 0, 0x10, 0]); // bytes[0]
-        s[228..236].copy_from_slice(&[0, 0, 0, 0, 0, 0, 0x20, 0]); // bytes[1]
+        s[212..220].copy_from_slice(&[0, 0, 0, 4, 0, 0, 0, 3]); // packets[1]
+        s[220..228].copy_from_slice(&[0, 0, 0, 5, 0, 0, 0x10, 0]); // bytes[0]
+        s[228..236].copy_from_slice(&[0, 0, 0, 6, 0, 0, 0x20, 0]); // bytes[1]
         s[236..240].copy_from_slice(&[0xca, 0xfe, 0xba, 0xbe]); // creatorid
         s[250] = 2; // af
         s[251] = 6; // proto
         s[252] = 1; // direction in
-        s[255] = 2; // timeout TCP_ESTABLISHED
-        s[256] = 0x04; // sync_flags
+        s[255] = 8; // timeout (PFTM index)
+        s[256] = 0x0c; // sync_flags SRCNODE|NATSRCNODE
         s[260..262].copy_from_slice(&[0x00, 0x05]); // state_flags: ALLOWOPTS|PFLOW
         s
     }
 
+    /// The byte ranges of §4.4 that [`decode_state`] reads.
+    const READ_V6: [std::ops::Range<usize>; 10] = [
+        0..24,    // id, ifname
+        24..62,   // key[0] addr[2], port[2], rdomain
+        64..102,  // key[1]
+        128..129, // src.state
+        160..161, // dst.state
+        184..192, // rule, anchor
+        196..240, // creation, expire, packets, bytes, creatorid
+        250..253, // af, proto, direction
+        255..257, // timeout, sync_flags
+        260..262, // state_flags
+    ];
+
+    /// The fields of [`hand_state`], as the decoder must give them.
+    fn check_hand_state(s: &PfState) {
+        assert_eq!(s.id, 0x0102_0304_0506_0708);
+        assert_eq!(s.ifname, IfName(*b"em0\0\0\0\0\0\0\0\0\0\0\0\0\0"));
+        assert_eq!(
+            s.keys[SK_WIRE],
+            StateKey {
+                addr: [addr4([198, 51, 100, 7]), addr4([203, 0, 113, 9])],
+                port: [50000, 80],
+                rdomain: 3,
+            }
+        );
+        assert_eq!(
+            s.keys[SK_STACK],
+            StateKey {
+                addr: [addr4([198, 51, 100, 8]), addr4([192, 0, 2, 10])],
+                port: [50001, 8080],
+                rdomain: 4,
+            }
+        );
+        assert_eq!(s.peer_state, [4, 5]);
+        assert_eq!((s.rule, s.anchor), (17, 35));
+        assert_eq!((s.creation, s.expire), (3600, 30));
+        assert_eq!(s.packets, [(1 << 32) | 2, (4 << 32) | 3]);
+        assert_eq!(s.bytes, [(5 << 32) | 0x1000, (6 << 32) | 0x2000]);
+        assert_eq!(s.creator, 0xcafe_babe);
+        assert_eq!(s.family, Family::Inet);
+        assert_eq!((s.proto, s.direction), (6, PfDirection::In));
+        assert_eq!((s.timeout, s.sync_flags, s.state_flags), (8, 0x0c, 5));
+        assert!(s.flags_known);
+        assert!(s.pflow());
+    }
+
     #[test]
     fn full_state_fields_decode_from_their_offsets() {
-        let f = frame(&[(13, 66, 1, hand_state())]);
+        let mut st = hand_state();
+        fill_unread(&mut st, &READ_V6);
+        let f = frame(&[(13, 66, 1, st)]);
         let fr = parse_frame(&f).unwrap();
         let msgs: Vec<_> = fr.messages().collect();
         assert_eq!(msgs.len(), 1);
         let Ok(Message::Insert(s)) = msgs[0] else {
             panic!("{:?}", msgs[0])
         };
-        assert_eq!(s.id, 0x0102_0304_0506_0708);
-        assert_eq!(s.ifname.as_str(), "em0");
-        assert_eq!(s.keys[SK_WIRE].addr[0][..4], [198, 51, 100, 7]);
-        assert_eq!(s.keys[SK_WIRE].addr[1][..4], [203, 0, 113, 9]);
-        assert_eq!(s.keys[SK_WIRE].port, [50000, 80]);
-        assert_eq!(s.keys[SK_WIRE].rdomain, 3);
-        assert_eq!(s.keys[SK_STACK].addr[1][..4], [192, 0, 2, 10]);
-        assert_eq!(s.keys[SK_STACK].port, [50000, 8080]);
-        assert_eq!(s.peer_state, [4, 5]);
-        assert_eq!(s.rule, 17);
-        assert_eq!(s.anchor, u32::MAX);
-        assert_eq!(s.creation, 3600);
-        assert_eq!(s.expire, 30);
-        assert_eq!(s.packets, [(1 << 32) | 2, 3]);
-        assert_eq!(s.bytes, [0x1000, 0x2000]);
-        assert_eq!(s.creator, 0xcafe_babe);
-        assert_eq!(s.family, Family::Inet);
-        assert_eq!(s.proto, 6);
-        assert_eq!(s.direction, PfDirection::In);
-        assert_eq!(s.timeout, 2);
-        assert_eq!(s.sync_flags, 4);
-        assert_eq!(s.state_flags, 5);
-        assert!(s.pflow());
+        check_hand_state(&s);
     }
 
     #[test]
@@ -241,19 +299,31 @@ mod tests {
 
     #[test]
     fn small_messages_decode_from_their_offsets() {
+        // Every id has 8 distinct bytes and every creatorid 4, each message
+        // its own, so a swapped, shifted or byte-reversed field reads a
+        // different number (§4.7: id @0 BE 8 bytes, creatorid @8).
         let mut clr = vec![0u8; 20];
         clr[..4].copy_from_slice(b"em1\0");
-        clr[16..20].copy_from_slice(&[0, 0, 0, 9]);
-        let del_c = vec![0, 0, 0, 0, 0, 0, 0x12, 0x34, 0xaa, 0xbb, 0xcc, 0xdd];
+        clr[16..20].copy_from_slice(&[0x91, 0x92, 0x93, 0x94]); // creatorid @16
+        let del_c = vec![
+            0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, // id
+            0xa1, 0xa2, 0xa3, 0xa4, // creatorid
+        ];
         let mut upd_c = vec![0u8; 84];
-        upd_c[7] = 0x42; // id
+        upd_c[..8].copy_from_slice(&[0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18]); // id
         upd_c[32] = 4; // src.state @8+24
         upd_c[64] = 9; // dst.state @40+24
-        upd_c[72..76].copy_from_slice(&[0, 0, 0, 7]); // creatorid
+        upd_c[72..76].copy_from_slice(&[0xb1, 0xb2, 0xb3, 0xb4]); // creatorid
         upd_c[80] = 2; // timeout
-        let bus = vec![0, 0, 0, 7, 0x60, 0, 0, 1, 2, 0, 0, 0];
-        let upd_req = vec![0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
-        let ins_ack = vec![0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 6];
+        let bus = vec![0xc1, 0xc2, 0xc3, 0xc4, 0x60, 0x61, 0x62, 0x63, 2, 0, 0, 0];
+        let upd_req = vec![
+            0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27, 0x28, // id
+            0xd1, 0xd2, 0xd3, 0xd4, // creatorid
+        ];
+        let ins_ack = vec![
+            0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38, // id
+            0xe1, 0xe2, 0xe3, 0xe4, // creatorid
+        ];
         let f = frame(&[
             (0, 5, 1, clr),
             (7, 3, 2, [del_c.clone(), del_c].concat()),
@@ -271,39 +341,146 @@ mod tests {
             m,
             [
                 Message::Clear {
-                    creator: 9,
+                    creator: 0x9192_9394,
                     ifname: IfName::new("em1")
                 },
                 Message::DeleteCompressed {
-                    id: 0x1234,
-                    creator: 0xaabb_ccdd
+                    id: 0x0102_0304_0506_0708,
+                    creator: 0xa1a2_a3a4
                 },
                 Message::DeleteCompressed {
-                    id: 0x1234,
-                    creator: 0xaabb_ccdd
+                    id: 0x0102_0304_0506_0708,
+                    creator: 0xa1a2_a3a4
                 },
                 Message::UpdateCompressed {
-                    id: 0x42,
-                    creator: 7,
+                    id: 0x1112_1314_1516_1718,
+                    creator: 0xb1b2_b3b4,
                     peer_state: [4, 9],
                     timeout: 2
                 },
                 Message::BulkStatus {
-                    creator: 7,
-                    endtime: 0x6000_0001,
+                    creator: 0xc1c2_c3c4,
+                    endtime: 0x6061_6263,
                     status: BulkStatus::End
                 },
-                Message::UpdateRequest { id: 0, creator: 0 },
-                Message::InsertAck { id: 5, creator: 6 },
+                Message::UpdateRequest {
+                    id: 0x2122_2324_2526_2728,
+                    creator: 0xd1d2_d3d4
+                },
+                Message::InsertAck {
+                    id: 0x3132_3334_3536_3738,
+                    creator: 0xe1e2_e3e4
+                },
             ]
         );
+    }
+
+    #[test]
+    fn codes_that_are_states_elsewhere_are_unknown_in_v6() {
+        // 1/3 were v5's INS/UPD (OINS/OUPD, deprecated in v6) and 16 is
+        // FreeBSD's UPD_1500 and v6's ACT_MAX (§4.3): in a v6 frame none is
+        // a state, whatever its size, and each is stepped over by its length.
+        let st = hand_state();
+        let del_c = vec![
+            0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48, 0xf1, 0xf2, 0xf3, 0xf4,
+        ];
+        let f = frame(&[
+            (16, 66, 1, st.clone()),
+            (1, 66, 1, st.clone()),
+            (3, 66, 1, st),
+            (16, 90, 1, vec![0x5a; 360]),
+            (7, 3, 1, del_c),
+        ]);
+        let m: Vec<_> = parse_frame(&f)
+            .unwrap()
+            .messages()
+            .map(Result::unwrap)
+            .collect();
+        let unknown = |action, size| Message::Unknown {
+            action: Action(action),
+            size,
+        };
+        assert_eq!(
+            m,
+            [
+                unknown(16, 264),
+                unknown(1, 264),
+                unknown(3, 264),
+                unknown(16, 360),
+                Message::DeleteCompressed {
+                    id: 0x4142_4344_4546_4748,
+                    creator: 0xf1f2_f3f4
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn states_longer_than_known_are_counted_and_not_misread() {
+        // A 272-byte INS (68 words): our 264 bytes, then 8 more. §4.6 shows
+        // the struct grew by moving fields, not by appending, so it is
+        // refused; the walk steps exactly 272 bytes and reads what follows.
+        let mut long = hand_state();
+        long.extend_from_slice(&[0xee; 8]);
+        assert_eq!(long.len(), 272);
+        let del_c = vec![
+            0x51, 0x52, 0x53, 0x54, 0x55, 0x56, 0x57, 0x58, 0x61, 0x62, 0x63, 0x64,
+        ];
+        let f = frame(&[
+            (13, 68, 2, [long.clone(), long.clone()].concat()),
+            (7, 3, 1, del_c),
+            (14, 66, 1, hand_state()),
+            (6, 68, 1, long),
+        ]);
+        let m: Vec<_> = parse_frame(&f).unwrap().messages().collect();
+        assert_eq!(m.len(), 5, "{m:?}");
+        let longer = |action| Err(DecodeError::StateLongerThanKnown { action, size: 272 });
+        assert_eq!(m[0], longer(13));
+        assert_eq!(m[1], longer(13));
+        assert_eq!(
+            m[2],
+            Ok(Message::DeleteCompressed {
+                id: 0x5152_5354_5556_5758,
+                creator: 0x6162_6364
+            })
+        );
+        // The 264-byte UPD after them is read field by field at §4.4's
+        // offsets (the same bytes as the refused prefix).
+        let Ok(Message::Update(s)) = m[3] else {
+            panic!("{:?}", m[3])
+        };
+        check_hand_state(&s);
+        assert_eq!(m[4], longer(6));
+        assert_eq!(
+            longer(13).unwrap_err().counter_name(),
+            "state_longer_than_known"
+        );
+
+        // What the operator sees: the statistics count each refused state
+        // under its own name, and the good messages beside them.
+        let mut p = crate::pipeline::PfsyncPipeline::new(
+            crate::pipeline::PipelineConfig::default(),
+            &[],
+            Default::default(),
+        );
+        let mut out = vec![];
+        let err = p.on_frame(&f, crate::time::Timestamp::from_secs(100), &mut out);
+        assert_eq!(err, Some(longer(13).unwrap_err()));
+        let st = p.stats();
+        assert_eq!(st.decode_errors.get("state_longer_than_known"), Some(&3));
+        assert_eq!(st.decode_error_total(), 3);
+        assert_eq!(st.messages.get("upd"), Some(&1));
+        assert_eq!(st.messages.get("ins"), None);
     }
 
     #[test]
     fn unknown_actions_and_longer_messages_are_stepped_by_len() {
         // An unknown action 99 of 2 words x 2, then a DEL_C grown to 4 words
         // by a newer peer: the known 12-byte prefix is read.
-        let del_c = vec![0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 2, 0xee, 0xee, 0xee, 0xee];
+        let del_c = vec![
+            0x71, 0x72, 0x73, 0x74, 0x75, 0x76, 0x77, 0x78, 0x81, 0x82, 0x83, 0x84, 0xee, 0xee,
+            0xee, 0xee,
+        ];
         let f = frame(&[(99, 2, 2, vec![0xff; 16]), (7, 4, 1, del_c)]);
         let m: Vec<_> = parse_frame(&f)
             .unwrap()
@@ -321,7 +498,10 @@ mod tests {
                     action: Action(99),
                     size: 8
                 },
-                Message::DeleteCompressed { id: 1, creator: 2 },
+                Message::DeleteCompressed {
+                    id: 0x7172_7374_7576_7778,
+                    creator: 0x8182_8384
+                },
             ]
         );
     }
