@@ -32,6 +32,10 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 /// Why a datagram could not be decoded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DecodeError {
+    /// Fewer than the 2 bytes of a version number.
+    NoVersion {
+        len: usize,
+    },
     V5(v5::Error),
     Templated(template::Error),
     UnknownVersion(u16),
@@ -40,6 +44,9 @@ pub enum DecodeError {
 impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            DecodeError::NoVersion { len } => {
+                write!(f, "{len} bytes: too short to hold a version")
+            }
             DecodeError::V5(e) => write!(f, "v5: {e}"),
             DecodeError::Templated(e) => write!(f, "{e}"),
             DecodeError::UnknownVersion(v) => write!(f, "not NetFlow v5/v9/IPFIX (version {v})"),
@@ -93,12 +100,14 @@ impl Decoder {
         exporter: Option<IpAddr>,
         b: &[u8],
     ) -> Result<Decoded, DecodeError> {
+        if b.len() < 2 {
+            return Err(DecodeError::NoVersion { len: b.len() });
+        }
         match be16(b, 0) {
             5 => decode_v5(b),
             9 => self.decode_v9(exporter, b),
             10 => self.decode_ipfix(exporter, b),
-            v if b.len() >= 2 => Err(DecodeError::UnknownVersion(v)),
-            _ => Err(DecodeError::V5(v5::Error::TooShort { len: b.len() })),
+            v => Err(DecodeError::UnknownVersion(v)),
         }
     }
 
@@ -325,12 +334,18 @@ pub struct FileSummary {
     /// Packets of the capture that were not UDP.
     pub skipped: u64,
     pub unknown_sets: u64,
+    /// The pcap file ended inside a record, or a record was impossible:
+    /// what came after could not be read.
+    pub cut: bool,
 }
 
 /// Decodes a pcap file of export traffic (every UDP payload that decodes
 /// counts; others are errors), or, when `bytes` is not a pcap file, raw
 /// datagrams back to back (v5 sized by count, IPFIX by length, v9 taking
-/// the rest of the file). Calls `line` for every record and every error.
+/// the rest of the file; an IPFIX length below its header cannot be
+/// walked, so it too takes the rest). Calls `line` for every record and
+/// every error, and once for a pcap file that is cut short (counted as an
+/// error, [`FileSummary::cut`]).
 pub fn decode_file(bytes: &[u8], mut line: impl FnMut(&str)) -> FileSummary {
     let mut dec = Decoder::new();
     let mut sum = FileSummary::default();
@@ -352,10 +367,22 @@ pub fn decode_file(bytes: &[u8], mut line: impl FnMut(&str)) -> FileSummary {
     };
     if let Ok(mut r) = crate::source::pcap_file::PcapReader::new(bytes) {
         let mut buf = Vec::new();
-        while let Ok(Some(_)) = r.next_packet(&mut buf) {
-            match udp_payload(r.link_type, &buf) {
-                Some(u) => handle(&mut sum, Some(u.src), u.payload, &mut line),
-                None => sum.skipped += 1,
+        loop {
+            match r.next_packet(&mut buf) {
+                Ok(Some(_)) => match udp_payload(r.link_type, &buf) {
+                    Some(u) => handle(&mut sum, Some(u.src), u.payload, &mut line),
+                    None => sum.skipped += 1,
+                },
+                Ok(None) => break,
+                Err(e) => {
+                    sum.errors += 1;
+                    sum.cut = true;
+                    line(&format!(
+                        "# after packet {}: {e}; stopped there",
+                        sum.datagrams + sum.skipped
+                    ));
+                    break;
+                }
             }
         }
         return sum;
@@ -365,7 +392,7 @@ pub fn decode_file(bytes: &[u8], mut line: impl FnMut(&str)) -> FileSummary {
         let rest = &bytes[off..];
         let len = match be16(rest, 0) {
             5 => v5::HEADER_LEN + usize::from(be16(rest, 2)) * v5::RECORD_LEN,
-            10 => usize::from(be16(rest, 2)),
+            10 if usize::from(be16(rest, 2)) >= ipfix::HEADER_LEN => usize::from(be16(rest, 2)),
             _ => rest.len(),
         }
         .clamp(1, rest.len());
@@ -666,6 +693,81 @@ mod tests {
         let s = decode_file(&bad, |l| lines.push(l.to_string()));
         assert_eq!(s.errors, 1);
         assert!(lines[0].contains("55582"), "{}", lines[0]);
+    }
+
+    /// A v5 datagram of one record (192.0.2.1:1234 -> 198.51.100.2:80).
+    fn one_v5() -> Vec<u8> {
+        let r = v5::Record {
+            src: Ipv4Addr::new(192, 0, 2, 1),
+            dst: Ipv4Addr::new(198, 51, 100, 2),
+            src_port: 1234,
+            dst_port: 80,
+            protocol: 6,
+            packets: 3,
+            octets: 300,
+            ..Default::default()
+        };
+        v5::emit(&v5::Header::default(), &[r])
+    }
+
+    #[test]
+    fn datagrams_too_short_for_a_version_are_not_called_v5() {
+        let mut dec = Decoder::new();
+        assert_eq!(dec.decode(&[]), Err(DecodeError::NoVersion { len: 0 }));
+        assert_eq!(dec.decode(&[9]), Err(DecodeError::NoVersion { len: 1 }));
+        assert_eq!(
+            dec.decode(&[0, 5]),
+            Err(DecodeError::V5(v5::Error::TooShort { len: 2 }))
+        );
+        assert_eq!(dec.decode(&[0, 7]), Err(DecodeError::UnknownVersion(7)));
+    }
+
+    #[test]
+    fn a_raw_ipfix_length_below_its_header_is_one_error_not_many() {
+        // A good v5 datagram, then an IPFIX message of 40 bytes whose
+        // length field says 8: it cannot be framed, so the rest of the
+        // file is that one undecodable message.
+        let mut raw = one_v5();
+        let mut m = vec![0u8; 40];
+        m[..4].copy_from_slice(&[0, 10, 0, 8]);
+        m[16..20].copy_from_slice(&[1, 0x2c, 0, 24]);
+        raw.extend_from_slice(&m);
+        let mut lines = vec![];
+        let s = decode_file(&raw, |l| lines.push(l.to_string()));
+        assert_eq!((s.datagrams, s.records, s.errors), (2, 1, 1), "{lines:?}");
+        assert_eq!(
+            lines[1],
+            "# datagram 2: message length 8 disagrees with the 40-byte datagram"
+        );
+    }
+
+    #[test]
+    fn a_cut_pcap_is_counted_after_what_it_held() {
+        use crate::source::pcap_file::PcapWriter;
+        let mut w = PcapWriter::new(Vec::new(), 101).unwrap();
+        let payload = one_v5();
+        let mut pkt = vec![
+            0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+        ];
+        let total = (20 + 8 + payload.len()) as u16;
+        pkt[2..4].copy_from_slice(&total.to_be_bytes());
+        pkt.extend_from_slice(&[0x30, 0x39, 0x08, 0x07]);
+        pkt.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+        pkt.extend_from_slice(&[0, 0]);
+        pkt.extend_from_slice(&payload);
+        for _ in 0..2 {
+            w.write_packet(Timestamp::from_secs(1), &pkt).unwrap();
+        }
+        let whole = w.into_inner();
+        let s = decode_file(&whole, |_| {});
+        assert_eq!((s.datagrams, s.records, s.errors, s.cut), (2, 2, 0, false));
+        let mut lines = vec![];
+        let s = decode_file(&whole[..whole.len() - 10], |l| lines.push(l.to_string()));
+        assert_eq!((s.datagrams, s.records, s.errors, s.cut), (1, 1, 1, true));
+        assert_eq!(
+            lines.last().unwrap(),
+            "# after packet 1: file ends in the middle of a packet; stopped there"
+        );
     }
 
     #[test]

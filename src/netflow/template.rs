@@ -195,6 +195,11 @@ pub fn parse_templates(body: &[u8], enterprise_bit: bool) -> Result<Vec<Template
         }
         let mut fields = Vec::with_capacity(count);
         for _ in 0..count {
+            // Enterprise numbers take room the count check did not see:
+            // each specifier must still be inside the set.
+            if body.len() < off + 4 {
+                return Err(Error::BadTemplate { id });
+            }
             let raw = crate::wire::be16(body, off);
             let len = crate::wire::be16(body, off + 2);
             off += 4;
@@ -216,12 +221,34 @@ pub fn parse_templates(body: &[u8], enterprise_bit: bool) -> Result<Vec<Template
             });
         }
         let t = Template { id, fields };
-        if count > 0 && t.min_record_len() == 0 {
+        if count > 0 && !fits_a_datagram(&t, enterprise_bit) {
             return Err(Error::BadTemplate { id });
         }
         out.push(t);
     }
     Ok(out)
+}
+
+/// Whether a record of `t` has a length and fits in one datagram: a
+/// template whose fields are all of length 0 describes records of nothing,
+/// and one whose records cannot fit under a 16-bit message length (a v9
+/// field of 65535 bytes: v9 has no variable-length fields) can never be
+/// used. Either would be a template only a broken exporter sends.
+fn fits_a_datagram(t: &Template, ipfix: bool) -> bool {
+    let (header, var_min) = if ipfix {
+        (16, 1)
+    } else {
+        (20, usize::from(VARIABLE_LENGTH))
+    };
+    let min: usize = t
+        .fields
+        .iter()
+        .map(|f| match f.len {
+            VARIABLE_LENGTH => var_min,
+            l => usize::from(l),
+        })
+        .sum();
+    min > 0 && min <= usize::from(u16::MAX) - header - 4
 }
 
 /// Templates learnt from one stream, keyed by (observation domain or
@@ -445,6 +472,51 @@ mod tests {
         );
         // Zero-length fields only: a record of nothing would loop forever.
         assert!(parse_templates(&[0x01, 0x2c, 0, 1, 0, 8, 0, 0], false).is_err());
+    }
+
+    #[test]
+    fn enterprise_specifiers_past_the_set_are_refused() {
+        // IPFIX template 400 announces 2 specifiers in 12 bytes: 8 bytes
+        // for two specifiers pass the count check, but the first carries a
+        // PEN (bytes 8..12), so the second would start at byte 12, past
+        // the set.
+        let body = [0x01, 0x90, 0, 2, 0x80, 0x01, 0, 4, 0, 0, 0, 9];
+        assert_eq!(
+            parse_templates(&body, true),
+            Err(Error::BadTemplate { id: 400 })
+        );
+        // The same bytes with one more specifier present decode.
+        let mut whole = body.to_vec();
+        whole.extend_from_slice(&[0, 8, 0, 4]);
+        let t = parse_templates(&whole, true).unwrap();
+        assert_eq!(t[0].fields[1], FieldSpec::new(Ie(8), 4));
+    }
+
+    #[test]
+    fn templates_whose_records_cannot_fit_a_datagram_are_refused() {
+        let one = |len: u16| {
+            let mut b = vec![0x01, 0x2c, 0, 1, 0, 8];
+            b.extend_from_slice(&len.to_be_bytes());
+            b
+        };
+        // 65535 is IPFIX's variable length, but a v9 field of 65535 bytes.
+        assert_eq!(
+            parse_templates(&one(65535), true).unwrap()[0].fields.len(),
+            1
+        );
+        assert_eq!(
+            parse_templates(&one(65535), false),
+            Err(Error::BadTemplate { id: 300 })
+        );
+        // The largest record a message can hold: 65535 less the header
+        // (IPFIX 16, v9 20) and the set header (4).
+        assert!(parse_templates(&one(65515), true).is_ok());
+        assert!(parse_templates(&one(65516), true).is_err());
+        assert!(parse_templates(&one(65511), false).is_ok());
+        assert!(parse_templates(&one(65512), false).is_err());
+        // Two fields of 40000 bytes: each fits, the record does not.
+        let two = [0x01, 0x2c, 0, 2, 0, 8, 0x9c, 0x40, 0, 12, 0x9c, 0x40];
+        assert!(parse_templates(&two, true).is_err());
     }
 
     #[test]

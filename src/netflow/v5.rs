@@ -89,6 +89,11 @@ pub enum Error {
         count: u16,
         len: usize,
     },
+    /// More than [`MAX_RECORDS`] records announced (and present): no v5
+    /// exporter sends that, and collectors (nfcapd) drop such a datagram.
+    TooManyRecords {
+        count: u16,
+    },
 }
 
 impl fmt::Display for Error {
@@ -100,6 +105,10 @@ impl fmt::Display for Error {
                 f,
                 "header announces {count} records ({} bytes) in a {len}-byte datagram",
                 HEADER_LEN + usize::from(*count) * RECORD_LEN
+            ),
+            Error::TooManyRecords { count } => write!(
+                f,
+                "header announces {count} records, more than the {MAX_RECORDS} v5 allows"
             ),
         }
     }
@@ -177,7 +186,9 @@ impl Record {
 }
 
 /// Parses a datagram: its header and an iterator over its records. Bytes
-/// after the last announced record are ignored.
+/// after the last announced record are ignored. A count past the datagram
+/// is refused first (it says most about the damage), then one above
+/// [`MAX_RECORDS`].
 pub fn parse(b: &[u8]) -> Result<(Header, Records<'_>), Error> {
     if b.len() < HEADER_LEN {
         return Err(Error::TooShort { len: b.len() });
@@ -194,6 +205,9 @@ pub fn parse(b: &[u8]) -> Result<(Header, Records<'_>), Error> {
             len: b.len(),
         });
     };
+    if usize::from(h.count) > MAX_RECORDS {
+        return Err(Error::TooManyRecords { count: h.count });
+    }
     Ok((
         h,
         Records {
@@ -374,6 +388,17 @@ mod tests {
             }
         }
         assert_eq!(parse(&[0, 5]).unwrap_err(), Error::TooShort { len: 2 });
+        // 31 records, all present: one more than v5 allows.
+        let r = Record::default();
+        let mut b = emit(&Header::default(), &[r; 30]);
+        b[3] = 31;
+        b.resize(HEADER_LEN + 31 * RECORD_LEN, 0);
+        assert_eq!(parse(&b).unwrap_err(), Error::TooManyRecords { count: 31 });
+        b[3] = 30;
+        assert_eq!(parse(&b).unwrap().1.len(), 30);
+        // Count 0: a header alone, the bytes after it ignored.
+        b[3] = 0;
+        assert_eq!(parse(&b).unwrap().1.len(), 0);
         let mut b = vec![0u8; 24];
         b[1] = 9;
         assert_eq!(parse(&b).unwrap_err(), Error::BadVersion(9));
