@@ -105,8 +105,10 @@ pub enum ParseError {
     NotIp,
     /// A link type we do not read.
     UnsupportedLink(u32),
-    /// An IP header that contradicts itself (bad version, IHL < 5,
-    /// total length shorter than the header).
+    /// An IP header that contradicts itself or its link layer (bad
+    /// version, a version other than the ethertype or address family
+    /// says, IHL < 5, total length shorter than the header, more than 8
+    /// IPv6 extension headers).
     BadIp,
 }
 
@@ -127,7 +129,9 @@ pub fn parse(link: u32, frame: &[u8]) -> Result<ParsedPacket, ParseError> {
     use linktype::*;
     match link {
         ETHERNET => ethernet(frame),
-        RAW | RAW_OPENBSD | RAW_BSDOS | IPV4 | IPV6 => ip(frame, 0),
+        RAW | RAW_OPENBSD | RAW_BSDOS => ip(frame, 0),
+        IPV4 => ip_as(frame, 0, 4),
+        IPV6 => ip_as(frame, 0, 6),
         NULL | LOOP => {
             // 4-byte address family: host order for NULL, network order for
             // LOOP; we accept either order (values are small, so one of the
@@ -140,7 +144,8 @@ pub fn parse(link: u32, frame: &[u8]) -> Result<ParsedPacket, ParseError> {
             match af {
                 // AF_INET everywhere; AF_INET6 on Linux, OpenBSD/NetBSD,
                 // FreeBSD, macOS.
-                2 | 10 | 24 | 28 | 30 => ip(&frame[4..], 0),
+                2 => ip_as(&frame[4..], 0, 4),
+                10 | 24 | 28 | 30 => ip_as(&frame[4..], 0, 6),
                 _ => Err(ParseError::NotIp),
             }
         }
@@ -167,7 +172,8 @@ pub fn parse(link: u32, frame: &[u8]) -> Result<ParsedPacket, ParseError> {
                 return Err(ParseError::Truncated);
             }
             match frame[1] {
-                2 | 24 | 28 | 30 | 10 => ip(&frame[hl..], 0),
+                2 => ip_as(&frame[hl..], 0, 4),
+                24 | 28 | 30 | 10 => ip_as(&frame[hl..], 0, 6),
                 _ => Err(ParseError::NotIp),
             }
         }
@@ -204,8 +210,20 @@ fn ethernet(f: &[u8]) -> Result<ParsedPacket, ParseError> {
 #[inline]
 fn ethertype(et: u16, p: &[u8], vlan: u16) -> Result<ParsedPacket, ParseError> {
     match et {
-        ETHERTYPE_IPV4 | ETHERTYPE_IPV6 => ip(p, vlan),
+        ETHERTYPE_IPV4 => ip_as(p, vlan, 4),
+        ETHERTYPE_IPV6 => ip_as(p, vlan, 6),
         _ => Err(ParseError::NotIp),
+    }
+}
+
+/// An IP packet whose link layer said which version it is: a header of
+/// the other version contradicts it (malformed, not guessed at).
+#[inline]
+fn ip_as(p: &[u8], vlan: u16, version: u8) -> Result<ParsedPacket, ParseError> {
+    match p.first() {
+        None => Err(ParseError::Truncated),
+        Some(&b0) if b0 >> 4 != version => Err(ParseError::BadIp),
+        Some(_) => ip(p, vlan),
     }
 }
 
@@ -288,7 +306,8 @@ fn ipv6(p: &[u8], vlan: u16) -> Result<ParsedPacket, ParseError> {
     let end = (40 + usize::from(be16(p, 4))).min(p.len());
     let mut off = 40;
     let mut next = p[6];
-    // Extension headers; at most 8 (a longer chain is not a real packet's).
+    // Extension headers; at most 8 (a longer chain is not a real packet's,
+    // and is refused below).
     for _ in 0..8 {
         match next {
             // Hop-by-hop, routing, destination options, mobility.
@@ -326,6 +345,10 @@ fn ipv6(p: &[u8], vlan: u16) -> Result<ParsedPacket, ParseError> {
             }
             _ => break,
         }
+    }
+    if matches!(next, 0 | 43 | 44 | 51 | 60 | 135) {
+        // Still an extension header after 8 of them.
+        return Err(ParseError::BadIp);
     }
     pk.protocol = next;
     if off > end {

@@ -177,3 +177,49 @@ fn builder_output_parses_back() {
     let p = parse(linktype::ETHERNET, &v).unwrap();
     assert_eq!((p.octets, p.vlan, p.tos, p.dst_port), (40, 7, 4, 53));
 }
+
+#[test]
+fn the_link_layer_and_the_ip_version_must_agree() {
+    // ETH_TCP's IPv4 packet behind an IPv6 ethertype, and the same packet
+    // behind ethertype IPv4 with its version nibble made 6.
+    let mut f = hex(ETH_TCP);
+    f[12..14].copy_from_slice(&[0x86, 0xdd]);
+    assert_eq!(parse(linktype::ETHERNET, &f), Err(ParseError::BadIp));
+    let mut f = hex(ETH_TCP);
+    f[14] = 0x65;
+    assert_eq!(parse(linktype::ETHERNET, &f), Err(ParseError::BadIp));
+    // Loopback: AF_INET (2) with an IPv6 header.
+    let mut lo = vec![2, 0, 0, 0];
+    lo.extend_from_slice(&hex(ETH_TCP)[14..]);
+    lo[4] = 0x65;
+    assert_eq!(parse(linktype::NULL, &lo), Err(ParseError::BadIp));
+    lo[4] = 0x45;
+    assert!(parse(linktype::NULL, &lo).is_ok());
+    // Raw IP carries no such claim: either version is read.
+    assert_eq!(parse(linktype::RAW, &lo[4..]).map(|p| p.version), Ok(4));
+}
+
+#[test]
+fn more_than_eight_ipv6_extension_headers_are_refused() {
+    // IPv6 with N destination-options headers (8 bytes each), then UDP.
+    let packet = |n: usize| {
+        let mut p = vec![0x60, 0, 0, 0];
+        let payload = n * 8 + 8;
+        p.extend_from_slice(&(payload as u16).to_be_bytes());
+        p.push(if n == 0 { 17 } else { 60 });
+        p.push(64);
+        p.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        p.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+        for k in 0..n {
+            p.extend_from_slice(&[if k + 1 == n { 17 } else { 60 }, 0, 1, 4, 0, 0, 0, 0]);
+        }
+        p.extend_from_slice(&[0x13, 0x88, 0x00, 0x35, 0, 8, 0, 0]);
+        p
+    };
+    let eight = parse(linktype::RAW, &packet(8)).unwrap();
+    assert_eq!(
+        (eight.protocol, eight.src_port, eight.dst_port),
+        (17, 5000, 53)
+    );
+    assert_eq!(parse(linktype::RAW, &packet(9)), Err(ParseError::BadIp));
+}
