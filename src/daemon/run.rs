@@ -722,10 +722,17 @@ impl Live {
                 log::log(Level::Notice, &self.rt.statistics(now).replace('\n', "; "));
             }
             if sig.hangup {
-                log::reopen();
+                let what = match log::reopen() {
+                    log::Reopened::Reconnected => "reconnected to syslog",
+                    log::Reopened::Kept => {
+                        "syslog socket out of reach (chroot): kept the connection made at start"
+                    }
+                    log::Reopened::NoConnection => "syslog needs no reconnecting",
+                    log::Reopened::NotSyslog => "logging to stderr",
+                };
                 log::log(
                     Level::Notice,
-                    "SIGHUP: log reopened; the command line is all the configuration",
+                    &format!("SIGHUP: {what}; the command line is all the configuration"),
                 );
             }
             if sig.terminate {
