@@ -4,25 +4,28 @@
 //! 224.0.0.240, TTL 255 unless told otherwise), and answers requests as the
 //! kernel does: UPD_REQ for a state → that state in full (UPD); UPD_REQ with
 //! id 0 / creator 0 → a bulk transfer (BUS start, every state as UPD, BUS
-//! end).
+//! end). Like the kernel, it drops a packet whose TTL is not 255 unread
+//! (a request that crossed a router could come from anywhere) and counts
+//! it.
 //!
 //! Script: K states exist before it starts (announced only by a bulk
 //! transfer); it inserts N new states, then for R rounds adds traffic to
 //! every state and sends UPD_C for it, waits, and deletes every state with
 //! DEL_C. Counters grow by 10 packets / 1000 bytes forward and 5 / 400
-//! back per round. At the end it prints `requests=… bulk=…` on stderr.
+//! back per round. At the end it prints `requests=… bulk=… bad_ttl=…` on
+//! stderr: the per-state requests and bulk requests it answered, and the
+//! packets it dropped for their TTL.
 //!
 //! ```text
 //! pfsync_peer --iface IF [--states N] [--preexisting K] [--rounds R]
 //!             [--round-ms MS] [--hold-ms MS] [--wait-ms MS] [--ttl T]
 //!             [--creator HEX]
+//! pfsync_peer --iface IF --flood N [--flood-gap-us US] [--wait-ms MS]
 //! ```
 //! `--wait-ms`: how long it serves requests before inserting (so a
 //! receiver started meanwhile can ask for its bulk transfer); it prints
 //! each state's final counters (`id pkts0 bytes0 pkts1 bytes1`, hex id) on
-//! stdout.
-//! ```text
-//! ```
+//! stdout. `--flood`: see [`flood`].
 
 use stateflowd::pfsync::encode::V6FrameBuilder;
 use stateflowd::pfsync::{
@@ -40,6 +43,7 @@ struct Opts {
     hold_ms: u64,
     wait_ms: u64,
     flood: u32,
+    flood_gap_us: u64,
     ttl: u8,
     creator: u32,
 }
@@ -80,9 +84,16 @@ fn send(sock: &RawSocket, msgs: &[Message]) {
     }
 }
 
+/// DEL_C messages in one flood frame: 121 × 12 bytes after the IPv4
+/// (20), pfsync (20) and subheader (4) bytes make 1496, within a
+/// 1500-byte MTU.
+const DELETIONS_PER_FRAME: usize = 121;
+
 /// Flood mode: insert `n` states at a pace a receiver can follow, then
-/// delete them all as fast as the link takes frames of 121 DEL_C each.
-/// Prints `deletions=N seconds=S rate=R` on stderr.
+/// delete them all as fast as the link takes frames of
+/// [`DELETIONS_PER_FRAME`] DEL_C each (or with `--flood-gap-us` between
+/// frames). Prints `deletions=N frames=F per_frame=P seconds=S rate=R` on
+/// stderr.
 fn flood(sock: &RawSocket, o: &Opts) {
     let n = o.flood;
     let states: Vec<PfState> = (0..n)
@@ -102,7 +113,7 @@ fn flood(sock: &RawSocket, o: &Opts) {
     }
     std::thread::sleep(Duration::from_millis(o.wait_ms));
     let frames: Vec<Vec<u8>> = states
-        .chunks(121)
+        .chunks(DELETIONS_PER_FRAME)
         .map(|c| {
             let mut b = V6FrameBuilder::new();
             for s in c {
@@ -124,12 +135,27 @@ fn flood(sock: &RawSocket, o: &Opts) {
             }
             std::thread::yield_now();
         }
+        if o.flood_gap_us > 0 {
+            std::thread::sleep(Duration::from_micros(o.flood_gap_us));
+        }
     }
     let secs = t0.elapsed().as_secs_f64();
     eprintln!(
-        "deletions={n} seconds={secs:.3} rate={:.0}",
+        "deletions={n} frames={} per_frame={DELETIONS_PER_FRAME} seconds={secs:.3} rate={:.0}",
+        frames.len(),
         f64::from(n) / secs
     );
+}
+
+/// What the peer did with what it received.
+#[derive(Default)]
+struct Served {
+    /// UPD_REQ for one state, answered with it.
+    requests: u32,
+    /// UPD_REQ 0/0, answered with a bulk transfer.
+    bulks: u32,
+    /// Packets dropped unread because their TTL was not 255.
+    bad_ttl: u32,
 }
 
 fn main() {
@@ -142,6 +168,7 @@ fn main() {
         hold_ms: 500,
         wait_ms: 200,
         flood: 0,
+        flood_gap_us: 0,
         ttl: 255,
         creator: 0x5eed_0001,
     };
@@ -158,6 +185,7 @@ fn main() {
             "--hold-ms" => o.hold_ms = n(),
             "--wait-ms" => o.wait_ms = n(),
             "--flood" => o.flood = n() as u32,
+            "--flood-gap-us" => o.flood_gap_us = n(),
             "--ttl" => o.ttl = n() as u8,
             "--creator" => o.creator = u32::from_str_radix(&v, 16).unwrap_or(1),
             _ => {
@@ -188,63 +216,66 @@ fn main() {
             s
         })
         .collect();
-    let (mut requests, mut bulks) = (0u32, 0u32);
+    let mut served = Served::default();
     let mut buf = vec![0u8; 65_536];
 
     // Answers requests until `until`.
-    let mut serve =
-        |states: &mut Vec<PfState>, until: Instant, requests: &mut u32, bulks: &mut u32| {
-            while Instant::now() < until {
-                match sock.recv(&mut buf) {
-                    Ok(Some(n)) => {
-                        let Ok(c) = pfsync::carrier::extract(
-                            pfsync::carrier::LinkType::RAW,
-                            buf.get(..n).unwrap_or_default(),
-                        ) else {
-                            continue;
-                        };
-                        let Ok(frame) = pfsync::parse_frame(c.frame) else {
-                            continue;
-                        };
-                        for m in frame.messages().flatten() {
-                            if let Message::UpdateRequest { id, creator } = m {
-                                if id == 0 && creator == 0 {
-                                    *bulks += 1;
-                                    let mut out = vec![Message::BulkStatus {
-                                        creator: o.creator,
-                                        endtime: 0,
-                                        status: BulkStatus::Start,
-                                    }];
-                                    out.extend(states.iter().map(|s| Message::Update(*s)));
-                                    out.push(Message::BulkStatus {
-                                        creator: o.creator,
-                                        endtime: 0,
-                                        status: BulkStatus::End,
-                                    });
-                                    send(&sock, &out);
-                                } else if let Some(s) =
-                                    states.iter().find(|s| s.id == id && s.creator == creator)
-                                {
-                                    *requests += 1;
-                                    send(&sock, &[Message::Update(*s)]);
-                                }
+    let mut serve = |states: &mut Vec<PfState>, until: Instant, served: &mut Served| {
+        while Instant::now() < until {
+            match sock.recv(&mut buf) {
+                Ok(Some(n)) => {
+                    let Ok(c) = pfsync::carrier::extract(
+                        pfsync::carrier::LinkType::RAW,
+                        buf.get(..n).unwrap_or_default(),
+                    ) else {
+                        continue;
+                    };
+                    // The kernel's check: pfsync never crosses a router.
+                    if c.ip.is_none_or(|ip| ip.ttl != 255) {
+                        served.bad_ttl += 1;
+                        continue;
+                    }
+                    let Ok(frame) = pfsync::parse_frame(c.frame) else {
+                        continue;
+                    };
+                    for m in frame.messages().flatten() {
+                        if let Message::UpdateRequest { id, creator } = m {
+                            if id == 0 && creator == 0 {
+                                served.bulks += 1;
+                                let mut out = vec![Message::BulkStatus {
+                                    creator: o.creator,
+                                    endtime: 0,
+                                    status: BulkStatus::Start,
+                                }];
+                                out.extend(states.iter().map(|s| Message::Update(*s)));
+                                out.push(Message::BulkStatus {
+                                    creator: o.creator,
+                                    endtime: 0,
+                                    status: BulkStatus::End,
+                                });
+                                send(&sock, &out);
+                            } else if let Some(s) =
+                                states.iter().find(|s| s.id == id && s.creator == creator)
+                            {
+                                served.requests += 1;
+                                send(&sock, &[Message::Update(*s)]);
                             }
                         }
                     }
-                    Ok(None) => std::thread::sleep(Duration::from_millis(2)),
-                    Err(e) => {
-                        eprintln!("pfsync_peer: recv: {e}");
-                        std::thread::sleep(Duration::from_millis(10));
-                    }
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(2)),
+                Err(e) => {
+                    eprintln!("pfsync_peer: recv: {e}");
+                    std::thread::sleep(Duration::from_millis(10));
                 }
             }
-        };
+        }
+    };
 
     serve(
         &mut states,
         Instant::now() + Duration::from_millis(o.wait_ms),
-        &mut requests,
-        &mut bulks,
+        &mut served,
     );
     let new: Vec<PfState> = (0..o.states).map(|i| state(o.creator, i)).collect();
     send(
@@ -256,8 +287,7 @@ fn main() {
         serve(
             &mut states,
             Instant::now() + Duration::from_millis(o.round_ms),
-            &mut requests,
-            &mut bulks,
+            &mut served,
         );
         for s in states.iter_mut() {
             s.packets[0] += 10;
@@ -282,8 +312,7 @@ fn main() {
     serve(
         &mut states,
         Instant::now() + Duration::from_millis(o.hold_ms),
-        &mut requests,
-        &mut bulks,
+        &mut served,
     );
     let del: Vec<Message> = states
         .iter()
@@ -301,5 +330,8 @@ fn main() {
             s.id, s.packets[0], s.bytes[0], s.packets[1], s.bytes[1]
         );
     }
-    eprintln!("requests={requests} bulk={bulks}");
+    eprintln!(
+        "requests={} bulk={} bad_ttl={}",
+        served.requests, served.bulks, served.bad_ttl
+    );
 }

@@ -13,6 +13,10 @@
 //! syslogd restarts — except inside a chroot, where `/dev/log` is not
 //! visible: there the daemon keeps logging to the old socket until it is
 //! gone. The man page's BUGS section says so.
+//!
+//! SIGHUP ([`reopen`]) reconnects only when the socket can be reached from
+//! where the process now stands: closing the connection made before the
+//! chroot could not be undone, and every later message would be lost.
 
 use crate::time::Timestamp;
 use std::ffi::CString;
@@ -71,14 +75,54 @@ pub fn send_to_syslog() {
     SYSLOG.store(true, Ordering::Relaxed);
 }
 
-/// SIGHUP: reconnects to syslog, for a syslogd that restarted (where the
-/// socket is still reachable: not from inside a chroot on Linux).
-pub fn reopen() {
-    if SYSLOG.load(Ordering::Relaxed) {
-        // SAFETY: plain libc calls; the ident string is static.
-        unsafe { libc::closelog() };
-        open_syslog(FACILITY.load(Ordering::Relaxed));
+/// The socket the C library's syslog(3) connects to.
+#[cfg(any(target_os = "freebsd", target_os = "dragonfly"))]
+pub const LOG_SOCKET: &str = "/var/run/log";
+#[cfg(target_os = "macos")]
+pub const LOG_SOCKET: &str = "/var/run/syslog";
+#[cfg(not(any(target_os = "freebsd", target_os = "dragonfly", target_os = "macos")))]
+pub const LOG_SOCKET: &str = "/dev/log";
+
+/// What [`reopen`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reopened {
+    /// Logging to stderr: there is no connection.
+    NotSyslog,
+    /// Closed and connected again ([`LOG_SOCKET`] answers from here).
+    Reconnected,
+    /// [`LOG_SOCKET`] does not answer from here (a chroot hides it): the
+    /// connection made at start was left as it was.
+    Kept,
+    /// OpenBSD: syslog(3) sends with sendsyslog(2); there is no connection.
+    NoConnection,
+}
+
+/// Whether a syslog socket answers at `path`, as the C library connects:
+/// a datagram socket first, then a stream one. Nothing is sent.
+pub fn socket_answers(path: &std::path::Path) -> bool {
+    use std::os::unix::net::{UnixDatagram, UnixStream};
+    UnixDatagram::unbound().is_ok_and(|s| s.connect(path).is_ok())
+        || UnixStream::connect(path).is_ok()
+}
+
+/// SIGHUP: reconnects to syslog, for a syslogd that restarted, where
+/// [`LOG_SOCKET`] can be reached. Inside a chroot that hides it, the
+/// connection made before the chroot is kept: closelog(3) there would
+/// lose every later message, for openlog(3) could not connect again.
+pub fn reopen() -> Reopened {
+    if !SYSLOG.load(Ordering::Relaxed) {
+        return Reopened::NotSyslog;
     }
+    if cfg!(target_os = "openbsd") {
+        return Reopened::NoConnection;
+    }
+    if !socket_answers(std::path::Path::new(LOG_SOCKET)) {
+        return Reopened::Kept;
+    }
+    // SAFETY: plain libc call; open_syslog passes the static ident.
+    unsafe { libc::closelog() };
+    open_syslog(FACILITY.load(Ordering::Relaxed));
+    Reopened::Reconnected
 }
 
 pub fn set_level(l: Level) {
@@ -152,6 +196,30 @@ impl RateLimit {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_syslog_socket_answers_only_where_one_is_bound() {
+        use std::os::unix::net::{UnixDatagram, UnixListener};
+        let dir = std::env::temp_dir().join(format!("sfd-log-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let (dgram, stream) = (dir.join("dgram"), dir.join("stream"));
+        assert!(!socket_answers(&dgram), "nothing bound yet");
+        let d = UnixDatagram::bind(&dgram).unwrap();
+        let l = UnixListener::bind(&stream).unwrap();
+        assert!(socket_answers(&dgram));
+        assert!(socket_answers(&stream));
+        // the probe sent nothing
+        d.set_nonblocking(true).unwrap();
+        assert!(d.recv(&mut [0u8; 16]).is_err());
+        // a path left behind by a syslogd that exited answers no more
+        drop((d, l));
+        assert!(!socket_answers(&dgram));
+        assert!(!socket_answers(&stream));
+        std::fs::write(dir.join("file"), b"").unwrap();
+        assert!(!socket_answers(&dir.join("file")));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn rate_limit_logs_first_then_once_per_interval() {

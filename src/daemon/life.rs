@@ -2,7 +2,7 @@
 //! pidfile, look the user up, open `/dev/null` and syslog (both are out of
 //! reach once in the chroot), chroot and drop to the user, run the caller's
 //! last checks as that user (errors still reach the terminal), detach,
-//! write the pid, and give up what is left (pledge on OpenBSD).
+//! write the pid, and give up what is left (unveil and pledge on OpenBSD).
 //!
 //! Shared by both modes' live sources; the sources and sockets themselves
 //! are opened by the caller beforehand, as root.
@@ -15,17 +15,42 @@ use crate::log;
 /// What the caller keeps while it runs.
 pub struct Detached {
     pidfile: Option<Pidfile>,
+    /// Whether the pidfile can be removed at exit: not from inside a
+    /// chroot (its path is not there), and not under OpenBSD's pledge
+    /// (the unlink would need cpath and an unveil: a violation kills the
+    /// process). A pidfile left behind is unlocked, and the next start
+    /// takes it over.
+    removable: bool,
     /// The user we now run as.
     pub user: String,
 }
 
 impl Detached {
-    /// Removes the pidfile at exit.
+    /// Removes the pidfile at exit, where it can.
     pub fn finish(mut self) {
         if let Some(p) = self.pidfile.take() {
-            p.remove();
+            if self.removable {
+                p.remove();
+            }
         }
     }
+}
+
+/// The state file's directory as [`privdrop::restrict`] needs it, found
+/// before the drop: by absolute path when no chroot hides it (daemon(3)
+/// changes to `/`, so a relative one would not do).
+fn state_dir(cfg: &Config) -> privdrop::StateDir {
+    let Some(file) = &cfg.state_file else {
+        return privdrop::StateDir::None;
+    };
+    if cfg.chroot.is_some() {
+        return privdrop::StateDir::OutOfReach;
+    }
+    let parent = match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    std::fs::canonicalize(parent).map_or(privdrop::StateDir::OutOfReach, privdrop::StateDir::At)
 }
 
 /// See the module docs. `as_user` runs after the privilege drop, before
@@ -49,6 +74,7 @@ pub fn detach(
     if !cfg.foreground {
         log::open_syslog(cfg.syslog_facility);
     }
+    let state_dir = state_dir(cfg);
     privdrop::drop_to(&user, cfg.chroot.as_deref())?;
     as_user()?;
     if !cfg.foreground {
@@ -71,9 +97,10 @@ pub fn detach(
     }
     // a live libpcap source (-i) reads its statistics with an ioctl
     let bpf = cfg.read.is_none() && cfg.syncdev.is_none() && cfg.interface.is_some();
-    privdrop::restrict(cfg.state_file.is_some(), bpf)?;
+    privdrop::restrict(&state_dir, bpf)?;
     Ok(Detached {
         pidfile,
+        removable: cfg.chroot.is_none() && !cfg!(target_os = "openbsd"),
         user: user.name,
     })
 }

@@ -113,37 +113,85 @@ pub fn drop_to(user: &User, chroot: Option<&Path>) -> Result<(), String> {
     Ok(())
 }
 
-/// OpenBSD: after the privilege drop, promise only what the main loop
-/// uses: stdio (read/write/poll on open descriptors, send on connected
-/// sockets), inet (sendto on the sync link's raw socket), unix (accepting
-/// on the control socket), bpf when reading an interface through libpcap
-/// (its statistics are the BIOCGSTATS ioctl), and, when a state file is
-/// kept, rpath/wpath/cpath to rewrite it. With no state file the
-/// filesystem is veiled entirely. Reviewed by eye: only the Linux target
-/// builds here.
+/// Where the state file's directory is, for [`restrict`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StateDir {
+    /// No `--state-file`.
+    None,
+    /// Named by this absolute path from the root the daemon runs in
+    /// (`--no-chroot`).
+    At(std::path::PathBuf),
+    /// Outside the chroot: reached only through the descriptor opened
+    /// before it (see [`super::statefile`]).
+    OutOfReach,
+}
+
+/// OpenBSD: after the privilege drop, hide the filesystem and promise only
+/// what the main loop uses. Reviewed by eye: only the Linux target builds
+/// here.
+///
+/// The veil: `unveil("/", "")` makes the whole filesystem (as seen from
+/// the root we now have) invisible; with a state file named from here,
+/// its directory is unveiled `wc` (the save opens `NAME.tmp` with
+/// `O_WRONLY|O_CREAT|O_TRUNC` and renames it over `NAME`, all relative to
+/// the directory's descriptor); then `unveil(NULL, NULL)` locks it (an
+/// unveil(NULL, NULL) alone would not activate any veil). A state file
+/// outside the chroot cannot be unveiled — unveil(2) names directories by
+/// path, and the path is not visible from inside — and a veil would make
+/// its directory's descriptor unusable (lookups from it find no unveil and
+/// fail with ENOENT), so then there is no veil: the chroot is the
+/// confinement, and pledge still allows only writing and creating.
+///
+/// The promises, checked against what runs after this call: stdio
+/// (poll, read/recvmsg, send on the connected collector sockets, clock,
+/// the signal pipe and sigaction, fcntl, sendsyslog), inet (sendto with a
+/// destination: the counter-refresh requests on the sync link's raw
+/// socket), unix (accepting on the control socket and setting its
+/// timeouts), bpf when reading an interface through libpcap (its
+/// statistics are the BIOCGSTATS ioctl), and, when a state file is kept,
+/// wpath and cpath for the save (nothing is read by path after start:
+/// no rpath). The pidfile is not removed at exit here (see
+/// [`super::life`]): that unlink would need cpath and an unveil.
 #[cfg(target_os = "openbsd")]
-pub fn restrict(state_file: bool, bpf: bool) -> Result<(), String> {
-    let promises: &std::ffi::CStr = match (state_file, bpf) {
-        (true, true) => c"stdio inet unix bpf rpath wpath cpath",
-        (true, false) => c"stdio inet unix rpath wpath cpath",
+pub fn restrict(state_dir: &StateDir, bpf: bool) -> Result<(), String> {
+    let saves = *state_dir != StateDir::None;
+    let promises: &CStr = match (saves, bpf) {
+        (true, true) => c"stdio inet unix bpf wpath cpath",
+        (true, false) => c"stdio inet unix wpath cpath",
         (false, true) => c"stdio inet unix bpf",
         (false, false) => c"stdio inet unix",
     };
-    // SAFETY: NUL-terminated static strings; NULL means "no change".
-    unsafe {
-        if !state_file && libc::unveil(std::ptr::null(), std::ptr::null()) != 0 {
+    let unveil = |path: *const libc::c_char, perms: *const libc::c_char| {
+        // SAFETY: NUL-terminated strings that outlive the call, or NULL.
+        if unsafe { libc::unveil(path, perms) } != 0 {
             return Err(format!("unveil: {}", io::Error::last_os_error()));
         }
-        if libc::pledge(promises.as_ptr(), std::ptr::null()) != 0 {
-            return Err(format!("pledge: {}", io::Error::last_os_error()));
+        Ok(())
+    };
+    let dir = match state_dir {
+        StateDir::At(p) => Some(
+            CString::new(p.as_os_str().as_encoded_bytes())
+                .map_err(|_| "state file directory has a NUL".to_string())?,
+        ),
+        _ => None,
+    };
+    if *state_dir != StateDir::OutOfReach {
+        unveil(c"/".as_ptr(), c"".as_ptr())?;
+        if let Some(d) = &dir {
+            unveil(d.as_ptr(), c"wc".as_ptr())?;
         }
+        unveil(std::ptr::null(), std::ptr::null())?;
+    }
+    // SAFETY: a NUL-terminated static string; NULL leaves execpromises.
+    if unsafe { libc::pledge(promises.as_ptr(), std::ptr::null()) } != 0 {
+        return Err(format!("pledge: {}", io::Error::last_os_error()));
     }
     Ok(())
 }
 
 /// Elsewhere there is nothing more to give up after the privilege drop.
 #[cfg(not(target_os = "openbsd"))]
-pub fn restrict(_state_file: bool, _bpf: bool) -> Result<(), String> {
+pub fn restrict(_state_dir: &StateDir, _bpf: bool) -> Result<(), String> {
     Ok(())
 }
 

@@ -52,6 +52,44 @@ impl Drop for TempDir {
     }
 }
 
+/// The file listing the tests that skipped themselves in this build's
+/// target directory: `target/tmp/test-skips.txt` (cargo's
+/// CARGO_TARGET_TMPDIR), one line per skip. Nothing removes it: a runner
+/// deletes it before `cargo test` and prints it afterwards.
+pub fn skips_file() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("test-skips.txt")
+}
+
+/// Records that the calling test did not run what it is for, and why:
+/// on stderr (which cargo shows only for a failing test) and as a line
+/// `TEST: WHY` appended to [`skips_file`]. The test then returns; it does
+/// not fail, for hosts that forbid what it needs are legitimate.
+pub fn skip(why: &str) {
+    use std::io::Write as _;
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("(unnamed test)")
+        .to_string();
+    let why = why.trim().replace('\n', " ");
+    eprintln!("\n*** SKIPPING {test}: {why} ***\n");
+    let path = skips_file();
+    let _ = std::fs::create_dir_all(path.parent().unwrap_or(Path::new(".")));
+    let line = format!("{test}: {why}\n");
+    // One write of a line with O_APPEND: tests skipping at once do not
+    // interleave.
+    let written = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .and_then(|mut f| f.write_all(line.as_bytes()));
+    if let Err(e) = written {
+        eprintln!(
+            "*** could not record the skip in {}: {e} ***",
+            path.display()
+        );
+    }
+}
+
 /// Runs stateflowd with `args`, returning its output.
 pub fn run(args: &[&str]) -> Output {
     Command::new(bin())
