@@ -520,35 +520,6 @@ impl Input {
 /// supervisor to restart it.
 const MAX_SOURCE_ERRORS: u32 = 10;
 
-/// Frames the kernel has dropped so far on socket `fd` for want of buffer
-/// space. SO_RXQ_OVFL attaches the same counter to every frame received,
-/// but only as it was then: frames dropped after the last one read (the
-/// tail of a burst, the usual case) would never be counted. SO_MEMINFO
-/// reads it now. `None` where that is not available.
-#[cfg(target_os = "linux")]
-fn socket_drops_now(fd: std::os::fd::RawFd) -> Option<u32> {
-    // SK_MEMINFO_VARS: the kernel fills as many as it has.
-    let mut info = [0u32; 9];
-    let mut len = std::mem::size_of_val(&info) as libc::socklen_t;
-    // SAFETY: getsockopt into a live buffer of the length passed.
-    let rc = unsafe {
-        libc::getsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_MEMINFO,
-            info.as_mut_ptr().cast(),
-            &mut len,
-        )
-    };
-    let i = libc::SK_MEMINFO_DROPS as usize;
-    (rc == 0 && len as usize > i * 4).then(|| info[i])
-}
-
-#[cfg(not(target_os = "linux"))]
-fn socket_drops_now(_fd: std::os::fd::RawFd) -> Option<u32> {
-    None
-}
-
 /// Everything a live daemon holds besides the runtime.
 struct Live {
     rt: Runtime,
@@ -680,10 +651,8 @@ impl Live {
             }
         }
         match &mut self.input {
-            Input::Sync { sock, .. } => {
-                self.rt.socket_overflow =
-                    socket_drops_now(sock.fd()).unwrap_or_else(|| sock.overflow_drops());
-            }
+            // Current, end of a burst included (see overflow_drops).
+            Input::Sync { sock, .. } => self.rt.socket_overflow = sock.overflow_drops(),
             #[cfg(feature = "pcap")]
             Input::Pcap { cap, .. } => {
                 if let Some((_, dropped, if_dropped)) = cap.stats() {
