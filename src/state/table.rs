@@ -34,10 +34,10 @@
 //! best value the wire offers.
 //!
 //! Layout, for memory (≈ 150 bytes per state at a million states, see
-//! `benches/state_table.rs`): entries live in a slab (chunks of 65,536
-//! `Entry`s, 128 bytes each), found through an open-addressing index of 8-byte buckets
-//! (`u32` slot number + 32 bits of hash; linear probing, backward-shift
-//! deletion, load ≤ 3/4), and
+//! `benches/state_table.rs`): entries live in a slab (`Vec<Entry>`, 128
+//! bytes each, grown 65,536 at a time rather than doubled), found through
+//! an open-addressing index of 8-byte buckets (`u32` slot number + 32 bits
+//! of hash; linear probing, backward-shift deletion, load ≤ 3/4), and
 //! chained in an intrusive doubly linked LRU list with `u32` links, so the
 //! state idle the longest is found in O(1) when the bound forces one out.
 //! Interface names are interned (`u16`). The index hash is a fixed mixer:
@@ -243,78 +243,13 @@ fn hash(id: StateId) -> u64 {
     z ^ (z >> 31)
 }
 
-/// Entries in fixed-size chunks: indices stay valid, and growing adds one
-/// chunk instead of doubling (and copying) what is already stored, so the
-/// memory held stays within a chunk of what the states need.
-struct Slab {
-    chunks: Vec<Box<[Entry]>>,
-    len: usize,
-}
-
-const CHUNK_BITS: u32 = 16;
-const CHUNK: usize = 1 << CHUNK_BITS;
-
-impl Slab {
-    fn len(&self) -> usize {
-        self.len
-    }
-
-    #[inline]
-    fn get(&self, i: usize) -> Option<&Entry> {
-        if i < self.len {
-            Some(&self.chunks[i >> CHUNK_BITS][i & (CHUNK - 1)])
-        } else {
-            None
-        }
-    }
-
-    #[inline]
-    fn get_mut(&mut self, i: usize) -> Option<&mut Entry> {
-        if i < self.len {
-            Some(&mut self.chunks[i >> CHUNK_BITS][i & (CHUNK - 1)])
-        } else {
-            None
-        }
-    }
-
-    fn push(&mut self, e: Entry) {
-        if self.len == self.chunks.len() * CHUNK {
-            self.chunks.push(vec![e; CHUNK].into_boxed_slice());
-        }
-        let i = self.len;
-        self.len += 1;
-        self.chunks[i >> CHUNK_BITS][i & (CHUNK - 1)] = e;
-    }
-
-    fn iter(&self) -> impl Iterator<Item = &Entry> {
-        self.chunks.iter().flat_map(|c| c.iter()).take(self.len)
-    }
-
-    fn iter_mut(&mut self) -> impl Iterator<Item = &mut Entry> {
-        let len = self.len;
-        self.chunks.iter_mut().flat_map(|c| c.iter_mut()).take(len)
-    }
-}
-
-impl std::ops::Index<usize> for Slab {
-    type Output = Entry;
-    #[inline]
-    fn index(&self, i: usize) -> &Entry {
-        &self.chunks[i >> CHUNK_BITS][i & (CHUNK - 1)]
-    }
-}
-
-impl std::ops::IndexMut<usize> for Slab {
-    #[inline]
-    fn index_mut(&mut self, i: usize) -> &mut Entry {
-        &mut self.chunks[i >> CHUNK_BITS][i & (CHUNK - 1)]
-    }
-}
+/// Entries the slab grows by at a time (8 MiB).
+const SLAB_STEP: usize = 65_536;
 
 pub struct StateTable {
     cfg: TableConfig,
     stale_grace_secs: u64,
-    slab: Slab,
+    slab: Vec<Entry>,
     free: u32,
     /// Open addressing: `(slot + 1) << 32 | low 32 bits of the hash`, 0 =
     /// empty. The stored hash gives the home bucket and filters probes
@@ -337,10 +272,7 @@ impl StateTable {
         StateTable {
             cfg,
             stale_grace_secs: DEFAULT_STALE_GRACE_SECS,
-            slab: Slab {
-                chunks: Vec::new(),
-                len: 0,
-            },
+            slab: Vec::new(),
             free: NIL,
             index: vec![0; 16],
             len: 0,
@@ -639,6 +571,12 @@ impl StateTable {
                 proto: 0,
                 flags: 0,
             };
+            if self.slab.len() == self.slab.capacity() {
+                // Grow by a fixed step, not by doubling: the memory held
+                // stays within a step of what the states need (a large
+                // realloc is a remap, not a copy, on Linux).
+                self.slab.reserve_exact(SLAB_STEP);
+            }
             self.slab.push(blank);
             (self.slab.len() - 1) as u32
         };
