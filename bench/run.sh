@@ -8,7 +8,7 @@
 #                                        mixed OpenBSD v6 stream at 1,000,000
 #                                        live states; bytes per tracked state
 #   2. cargo bench --bench export        flows/s encoded per format; loopback
-#                                        datagrams/s with sendmmsg and send
+#                                        datagrams/s with sendmmsg+GSO and send
 #   3. end to end                        stateflowd -A -r CAPTURE -v ipfix into
 #                                        a real nfcapd: flows/s; fails unless
 #                                        nfcapd stored exactly the flows (and
@@ -215,7 +215,7 @@ m() { awk -v x="$1" 'BEGIN { printf "%.2f M", x / 1e6 }'; }
 	for f in v5_ipv4 v9_ipv4 v9_ipv6 ipfix_ipv4 ipfix_ipv6; do
 		echo "| export encode $(echo $f | sed 's/_ipv/ IPv/; s/ipfix/IPFIX/; s/v5/NetFlow v5/; s/^v9/NetFlow v9/') | $(m "$(result encode_${f}_flows_per_s "$WORK/export")") flows/s | \`cargo bench --bench export\` |"
 	done
-	echo "| loopback send, sendmmsg / send | $(result send_sendmmsg_datagrams_per_s "$WORK/export" | awk '{ printf "%.0f k", $1 / 1e3 }') / $(result send_send_datagrams_per_s "$WORK/export" | awk '{ printf "%.0f k", $1 / 1e3 }') datagrams/s | \`cargo bench --bench export\` |"
+	echo "| loopback send, sendmmsg with UDP GSO / one send each | $(result send_sendmmsg_datagrams_per_s "$WORK/export" | awk '{ printf "%.0f k", $1 / 1e3 }') / $(result send_send_datagrams_per_s "$WORK/export" | awk '{ printf "%.0f k", $1 / 1e3 }') datagrams/s | \`cargo bench --bench export\` |"
 	echo "| end to end: \`stateflowd -A -r\` $E2E_STATES-state capture ($E2E_MSGS frames) → IPFIX → nfcapd | $(m "$E2E_RATE") flows/s ($SENT_FLOWS flows in $E2E_SECS s, $E2E_CPU s CPU; all stored; peak RSS $((E2E_RSS / 1024)) MiB) | \`bench/run.sh\` |"
 	echo "| capture mode, stateflowd ($CAP_DESC) | $(m "$CAP_US") packets/s (peak RSS $((RSS_US / 1024)) MiB) | \`bench/capture.sh\` |"
 	echo "| capture mode, softflowd, same file, same run | $(m "$CAP_SF") packets/s (peak RSS $((RSS_SF / 1024)) MiB) | \`bench/capture.sh\` |"

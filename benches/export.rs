@@ -1,6 +1,7 @@
 //! Export speed: flows encoded per second for NetFlow v5, v9 and IPFIX on
 //! one core, the cost of one full v5 datagram, and datagrams per second
-//! sent over loopback with `sendmmsg(2)` batching and with one `send(2)`
+//! sent over loopback with `sendmmsg(2)` batching (equal-sized datagrams
+//! go as UDP GSO runs, see `export::udp`) and with one `send(2)`
 //! each.
 //!
 //! Run with `cargo bench --bench export` (release build). Each figure is
@@ -135,7 +136,11 @@ fn main() {
         let r = send_rate(batching, dgrams);
         println!(
             "loopback send, {}: {:.0} k datagrams/s (1464-byte datagrams)",
-            if batching { "sendmmsg" } else { "send   " },
+            if batching {
+                "sendmmsg+GSO"
+            } else {
+                "send        "
+            },
             r / 1e3
         );
         println!(
