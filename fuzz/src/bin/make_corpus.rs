@@ -279,6 +279,10 @@ fn packets(root: &Path) {
         build::ip(s, &mut raw);
         let v6 = matches!(s.src, IpAddr::V6(_));
         for (sel, hdr) in links {
+            // LINKTYPE_IPV4 (228) and _IPV6 (229) carry only their version.
+            if (sel == 8 && v6) || (sel == 9 && !v6) {
+                continue;
+            }
             let mut f = vec![sel];
             f.extend_from_slice(hdr);
             if v6 {
