@@ -1220,3 +1220,87 @@ fn sighup_keeps_syslog_inside_a_chroot_and_reconnects_outside() {
         });
     }
 }
+
+/// Capture mode on a live interface, as a daemon: the BPF filter picks the
+/// packets, the process drops to `nobody` in its chroot once the capture is
+/// open, and SIGTERM exports the flows still in the table.
+#[test]
+fn live_capture_filters_drops_privileges_and_flushes_on_sigterm() {
+    let Some(ns) = Netns::create() else { return };
+    let nf = Nfcapd::start_in(Some(&ns.mon), "127.0.0.1");
+    let dir = TempDir::new("capture-live");
+    let chroot = dir.path().join("empty");
+    let mut child = ns
+        .exec(&ns.mon, bin())
+        .args(["--capture", "-i", "sfdmon0", "-n", &nf.addr(), "-d"])
+        .args(["-u", "nobody", "--chroot"])
+        .arg(&chroot)
+        .arg("-p")
+        .arg(dir.path().join("pid"))
+        .args(["udp", "and", "dst", "port", "5555"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let status = wait_for_privdrop(pid);
+    let ids = |key: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .map(|v| v.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
+            .unwrap_or_default()
+    };
+    assert_eq!(ids("Uid:"), vec!["65534"; 4], "{status}");
+    assert_eq!(
+        std::fs::read_link(format!("/proc/{pid}/root")).unwrap(),
+        chroot
+    );
+    // A socket bound to port 5555 on the capturing side, so that no ICMP
+    // error makes the sender's (connected) socket skip a datagram.
+    let mon = ns.mon.clone();
+    let _listener = std::thread::spawn(move || {
+        let f = std::fs::File::open(format!("/var/run/netns/{mon}")).unwrap();
+        use std::os::fd::AsRawFd;
+        // SAFETY: setns on a namespace descriptor we opened; it changes
+        // this short-lived thread's namespace only.
+        assert_eq!(unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) }, 0);
+        std::net::UdpSocket::bind("169.254.240.2:5555").unwrap()
+    })
+    .join()
+    .unwrap();
+    // From the other side of the link: five datagrams from one socket to
+    // port 5555 (one flow, 33 IP bytes each), three to port 6666 (not
+    // selected by the filter, nor are the ICMP errors they draw).
+    let sent = ns
+        .exec(&ns.fw, "bash")
+        .args([
+            "-c",
+            "exec 3>/dev/udp/169.254.240.2/5555 4>/dev/udp/169.254.240.2/6666; \
+             for i in 1 2 3 4 5; do printf hello >&3; sleep 0.05; done; \
+             for i in 1 2 3; do printf other >&4; done",
+        ])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the capture ended early"
+    );
+    let mut d = Daemon {
+        child,
+        sock: String::new(),
+        _dir: dir,
+    };
+    let st = terminate(&mut d);
+    assert!(st.success(), "exit status {st:?}");
+    let flows = nf.stop_and_read();
+    assert_eq!(flows.len(), 1, "{flows:?}");
+    let f = &flows[0];
+    assert_eq!(
+        (f.src.to_string(), f.dst.to_string(), f.dst_port, f.proto),
+        ("169.254.240.1".into(), "169.254.240.2".into(), 5555, 17)
+    );
+    assert_eq!((f.packets, f.bytes), (5, 5 * 33));
+}
