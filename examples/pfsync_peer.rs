@@ -19,13 +19,15 @@
 //! ```text
 //! pfsync_peer --iface IF [--states N] [--preexisting K] [--rounds R]
 //!             [--round-ms MS] [--hold-ms MS] [--wait-ms MS] [--ttl T]
-//!             [--creator HEX]
+//!             [--creator HEX] [--syncpeer ADDR]
 //! pfsync_peer --iface IF --flood N [--flood-gap-us US] [--wait-ms MS]
 //! ```
 //! `--wait-ms`: how long it serves requests before inserting (so a
 //! receiver started meanwhile can ask for its bulk transfer); it prints
 //! each state's final counters (`id pkts0 bytes0 pkts1 bytes1`, hex id) on
-//! stdout. `--flood`: see [`flood`].
+//! stdout. `--syncpeer`: send to ADDR by unicast instead of the group (and
+//! do not join it), as `ifconfig pfsync0 syncpeer ADDR` does. `--flood`:
+//! see [`flood`].
 
 use stateflowd::pfsync::encode::V6FrameBuilder;
 use stateflowd::pfsync::{
@@ -46,6 +48,7 @@ struct Opts {
     flood_gap_us: u64,
     ttl: u8,
     creator: u32,
+    syncpeer: Option<std::net::Ipv4Addr>,
 }
 
 fn state(creator: u32, i: u32) -> PfState {
@@ -171,6 +174,7 @@ fn main() {
         flood_gap_us: 0,
         ttl: 255,
         creator: 0x5eed_0001,
+        syncpeer: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -188,13 +192,19 @@ fn main() {
             "--flood-gap-us" => o.flood_gap_us = n(),
             "--ttl" => o.ttl = n() as u8,
             "--creator" => o.creator = u32::from_str_radix(&v, 16).unwrap_or(1),
+            "--syncpeer" => {
+                o.syncpeer = Some(v.parse().unwrap_or_else(|_| {
+                    eprintln!("pfsync_peer: --syncpeer needs an IPv4 address");
+                    std::process::exit(64)
+                }))
+            }
             _ => {
                 eprintln!("pfsync_peer: unknown option {a}");
                 std::process::exit(64);
             }
         }
     }
-    let sock = RawSocket::open(&o.iface, None).unwrap_or_else(|e| {
+    let sock = RawSocket::open(&o.iface, o.syncpeer).unwrap_or_else(|e| {
         eprintln!("pfsync_peer: {e}");
         std::process::exit(1)
     });

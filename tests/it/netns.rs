@@ -1304,3 +1304,64 @@ fn live_capture_filters_drops_privileges_and_flushes_on_sigterm() {
     );
     assert_eq!((f.packets, f.bytes), (5, 5 * 33));
 }
+
+/// `--syncpeer`: pfsync by unicast both ways, no multicast group joined.
+/// The peer joins no group either, so its answer to the bulk request and
+/// the flows prove that requests went to it by unicast too.
+#[test]
+fn syncpeer_takes_and_sends_unicast_without_joining_the_group() {
+    let Some(ns) = Netns::create() else { return };
+    let nf = Nfcapd::start_in(Some(&ns.mon), "127.0.0.1");
+    let peer = spawn_peer(
+        &ns,
+        &[
+            "--syncpeer",
+            "169.254.240.2",
+            "--states",
+            "3",
+            "--preexisting",
+            "1",
+            "--rounds",
+            "2",
+            "--round-ms",
+            "1100",
+            "--wait-ms",
+            "1500",
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    let (mut d, _) = start_daemon(
+        &ns,
+        &nf,
+        &["--syncpeer", "169.254.240.1", "--refresh-counters", "1"],
+    );
+    // 224.0.0.240 is F00000E0 in /proc/net/igmp: not a group of this host.
+    let igmp = ns
+        .exec(&ns.mon, "cat")
+        .arg("/proc/net/igmp")
+        .output()
+        .unwrap();
+    let igmp = String::from_utf8_lossy(&igmp.stdout);
+    assert!(igmp.contains("sfdmon0") || igmp.contains("lo"), "{igmp}");
+    assert!(
+        !igmp.contains("F00000E0"),
+        "joined the pfsync group:\n{igmp}"
+    );
+    let (finals, peer_err) = finish_peer(peer);
+    assert_eq!(peer_count(&peer_err, "bulk"), 1, "{peer_err}");
+    assert_eq!(peer_count(&peer_err, "bad_ttl"), 0, "{peer_err}");
+    let st = terminate(&mut d);
+    assert!(st.success(), "exit status {st:?}");
+    let got = nf.stop_and_read();
+    assert_eq!(got.len(), 8, "4 states x 2 directions: {got:?}");
+    for f in &got {
+        let (client_port, fwd) = if f.dst_port == 443 {
+            (f.src_port, true)
+        } else {
+            (f.dst_port, false)
+        };
+        let fin = finals[&client_port];
+        let (p, b) = if fwd { (fin.0, fin.1) } else { (fin.2, fin.3) };
+        assert_eq!((f.packets, f.bytes), (p, b), "flow {f:?}");
+    }
+}
