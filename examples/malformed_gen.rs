@@ -124,6 +124,12 @@ fn main() {
             "INS of 60 words (240 bytes): no such v6 layout",
             frame(&[(13, 60, 1, vec![0u8; 240])], None),
         ),
+        (
+            "ins-longer-than-known.bin",
+            "state_longer_than_known",
+            "INS of 68 words (272 bytes): a newer peer's state, not read by its prefix",
+            frame(&[(13, 68, 1, vec![0u8; 272])], None),
+        ),
     ];
     // The same framing checks, in the other dialects.
     let cases: Vec<_> = cases
