@@ -71,6 +71,15 @@ pub fn prepare_chroot(dir: &Path) -> Result<(), String> {
     if md.uid() != 0 {
         return Err(format!("chroot {} must be owned by root", dir.display()));
     }
+    // Writable by others, the empty root could be filled with whatever
+    // they like for the daemon to find (as sshd's ChrootDirectory rule).
+    if md.mode() & 0o022 != 0 {
+        return Err(format!(
+            "chroot {} must not be writable by group or others (mode {:o})",
+            dir.display(),
+            md.mode() & 0o7777
+        ));
+    }
     Ok(())
 }
 
@@ -198,6 +207,29 @@ pub fn restrict(_state_dir: &StateDir, _bpf: bool) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_chroot_is_made_root_owned_and_a_writable_one_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("SKIPPING: a chroot must be root's, and this test is not root");
+            return;
+        }
+        let base = std::env::temp_dir().join(format!("sfd-chroot-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let made = base.join("empty");
+        prepare_chroot(&made).unwrap();
+        let md = std::fs::metadata(&made).unwrap();
+        assert_eq!(md.mode() & 0o7777, 0o755);
+        assert_eq!(md.uid(), 0);
+        std::fs::set_permissions(&made, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let e = prepare_chroot(&made).unwrap_err();
+        assert!(e.contains("must not be writable"), "{e}");
+        std::fs::set_permissions(&made, std::fs::Permissions::from_mode(0o775)).unwrap();
+        assert!(prepare_chroot(&made).is_err());
+        std::fs::remove_dir_all(&base).unwrap();
+    }
 
     #[test]
     fn users_are_found_or_refused_clearly() {
