@@ -500,6 +500,12 @@ pub fn run(cfg: Config) -> Result<ExitCode, String> {
     if cfg.debug {
         log::set_level(Level::Debug);
     }
+    // A live capture is a daemon: refuse a second instance first.
+    let pidfile = if cfg.read.is_none() {
+        life::lock_pidfile(&cfg)?
+    } else {
+        None
+    };
     let (mut src, link) = Source::open(&cfg)?;
     if !linktype::is_supported(link) {
         return Err(format!(
@@ -524,7 +530,7 @@ pub fn run(cfg: Config) -> Result<ExitCode, String> {
     // daemon as pfsync mode's live sources do: pidfile, chroot, the
     // unprivileged user, syslog (unless -d).
     let detached = if live {
-        let d = life::detach(&cfg, || Ok(()))?;
+        let d = life::detach(&cfg, pidfile, || Ok(()))?;
         log::log(
             Level::Notice,
             &format!(

@@ -1,5 +1,5 @@
 //! Becoming a daemon, in the one order that works with a chroot: lock the
-//! pidfile, look the user up, open `/dev/null` and syslog (both are out of
+//! pidfile (before anything else, [`lock_pidfile`]), look the user up, open `/dev/null` and syslog (both are out of
 //! reach once in the chroot), chroot and drop to the user, run the caller's
 //! last checks as that user (errors still reach the terminal), detach,
 //! write the pid, and give up what is left (unveil and pledge on OpenBSD).
@@ -53,16 +53,20 @@ fn state_dir(cfg: &Config) -> privdrop::StateDir {
     std::fs::canonicalize(parent).map_or(privdrop::StateDir::OutOfReach, privdrop::StateDir::At)
 }
 
-/// See the module docs. `as_user` runs after the privilege drop, before
-/// detaching.
+/// Locks the pidfile (`-p`): the first thing a live run does, so that a
+/// second instance is refused before it touches anything (the state file,
+/// the collectors). Hand the lock to [`detach`].
+pub fn lock_pidfile(cfg: &Config) -> Result<Option<Pidfile>, String> {
+    cfg.pidfile.as_deref().map(Pidfile::lock).transpose()
+}
+
+/// See the module docs. `pidfile` is [`lock_pidfile`]'s; `as_user` runs
+/// after the privilege drop, before detaching.
 pub fn detach(
     cfg: &Config,
+    mut pidfile: Option<Pidfile>,
     as_user: impl FnOnce() -> Result<(), String>,
 ) -> Result<Detached, String> {
-    let mut pidfile = match &cfg.pidfile {
-        Some(p) => Some(Pidfile::lock(p)?),
-        None => None,
-    };
     // Looked up before daemonising, so a missing user is an error on the
     // terminal, not in syslog.
     let user = privdrop::lookup_user(&cfg.user)?;

@@ -9,6 +9,7 @@
 
 use super::control::{self, Command, ControlSocket};
 use super::life;
+use super::pidfile::Pidfile;
 use super::signals::Signals;
 use super::statefile::StateFile;
 use crate::cli::Config;
@@ -352,6 +353,7 @@ pub fn run(cfg: Config) -> Result<ExitCode, String> {
     if let Some(path) = &cfg.read {
         return replay(&cfg, path.clone());
     }
+    let pidfile = life::lock_pidfile(&cfg)?;
     let input = match (&cfg.syncdev, &cfg.interface) {
         (Some(dev), _) => {
             let sock = RawSocket::open_with_buffer(dev, cfg.syncpeer, cfg.rcvbuf)
@@ -364,7 +366,7 @@ pub fn run(cfg: Config) -> Result<ExitCode, String> {
         (None, Some(iface)) => open_pcap(iface)?,
         (None, None) => return Err("nothing to read".into()),
     };
-    live(&cfg, input)
+    live(&cfg, pidfile, input)
 }
 
 /// libpcap's largest snap length: no pfsync frame is ever cut short.
@@ -533,7 +535,7 @@ struct Live {
     resume_at: Timestamp,
 }
 
-fn live(cfg: &Config, input: Input) -> Result<ExitCode, String> {
+fn live(cfg: &Config, pidfile: Option<Pidfile>, input: Input) -> Result<ExitCode, String> {
     let now = Timestamp::now();
     let mut rt = build(cfg, input.describe(cfg), now)?;
     if let Some(r) = cfg.refresh {
@@ -545,7 +547,9 @@ fn live(cfg: &Config, input: Input) -> Result<ExitCode, String> {
         None => None,
     };
     let sf = rt.state_file.as_ref();
-    let detached = life::detach(cfg, || sf.map_or(Ok(()), StateFile::check_writable))?;
+    let detached = life::detach(cfg, pidfile, || {
+        sf.map_or(Ok(()), StateFile::check_writable)
+    })?;
     let signals = Signals::install().map_err(|e| format!("signals: {e}"))?;
     log::log(
         Level::Notice,

@@ -486,10 +486,14 @@ fn daemon_mode_pidfile_second_instance_and_missing_user() {
         .parse()
         .unwrap();
     assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
-    // A second instance with the same pidfile refuses to start.
+    // A second instance with the same pidfile refuses to start, before it
+    // touches anything: asked for an interface that does not exist, it
+    // still says the pidfile is taken (the lock comes first).
+    let mut second = base;
+    second[1] = "nosuchdev0";
     let o = ns
         .exec(&ns.mon, bin())
-        .args(base)
+        .args(second)
         .args(["-d", "-c", "none"])
         .output()
         .unwrap();
