@@ -56,7 +56,14 @@ pub enum PersistError {
     },
     /// Damaged contents.
     BadChecksum,
+    /// Larger than any table could have written ([`MAX_FILE_STATES`]):
+    /// not read into memory at all.
+    TooLarge(u64),
 }
+
+/// The most states a state file may hold (16 Mi, far above any pf limit in
+/// use); a larger file is refused before it is read.
+pub const MAX_FILE_STATES: u64 = 1 << 24;
 
 impl fmt::Display for PersistError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -71,6 +78,10 @@ impl fmt::Display for PersistError {
                 None => write!(f, "state file is {file} bytes, its header is impossible"),
             },
             PersistError::BadChecksum => write!(f, "state file checksum mismatch"),
+            PersistError::TooLarge(n) => write!(
+                f,
+                "state file is {n} bytes, more than {MAX_FILE_STATES} states could fill"
+            ),
         }
     }
 }
@@ -322,7 +333,20 @@ pub fn parse(b: &[u8]) -> Result<Vec<(StateId, Tracked)>, PersistError> {
 
 /// Reads a state file written by [`save`].
 pub fn load(path: &Path) -> Result<Vec<(StateId, Tracked)>, PersistError> {
-    parse(&fs::read(path)?)
+    use std::io::Read;
+    let max = (HEADER_LEN + TRAILER_LEN) as u64 + MAX_FILE_STATES * RECORD_LEN as u64;
+    let f = fs::File::open(path)?;
+    let len = f.metadata()?.len();
+    if len > max {
+        return Err(PersistError::TooLarge(len));
+    }
+    // Read no more than the bound, whatever the file does meanwhile.
+    let mut bytes = Vec::with_capacity(len as usize);
+    f.take(max + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max {
+        return Err(PersistError::TooLarge(bytes.len() as u64));
+    }
+    parse(&bytes)
 }
 
 /// Reads `path` into `table`; returns how many states were restored.
@@ -382,6 +406,22 @@ mod tests {
         let d = std::env::temp_dir().join(format!("sfd-persist-{tag}-{}", std::process::id()));
         fs::create_dir_all(&d).unwrap();
         d
+    }
+
+    #[test]
+    fn a_file_larger_than_any_table_is_refused_unread() {
+        let d = std::env::temp_dir().join(format!("sfd-persist-big-{}", std::process::id()));
+        fs::create_dir_all(&d).unwrap();
+        let p = d.join("huge.state");
+        let f = fs::File::create(&p).unwrap();
+        let max = (HEADER_LEN + TRAILER_LEN) as u64 + MAX_FILE_STATES * RECORD_LEN as u64;
+        // Sparse: no disk is used, and nothing may be read from it.
+        f.set_len(max + 1).unwrap();
+        assert!(matches!(load(&p), Err(PersistError::TooLarge(n)) if n == max + 1));
+        // A small file of zeros is read, and judged by its header.
+        f.set_len(64).unwrap();
+        assert!(matches!(load(&p), Err(PersistError::BadMagic)));
+        fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]
