@@ -914,6 +914,25 @@ fn collector_stat(stats: &str, field: &str) -> u64 {
 /// `flush` sends flows still waiting for their datagram's one-second
 /// deadline; `shutdown` sends the last ones and exits 0 at once. nfcapd
 /// then holds exactly the flows of all three phases.
+/// The peer inserts `n` states as firewall `creator` and deletes them
+/// at once (no traffic rounds, no wait).
+fn insert_and_delete(ns: &Netns, n: u32, creator: &str) {
+    let n = n.to_string();
+    let _ = run_peer(
+        ns,
+        &[
+            "--states",
+            &n,
+            "--rounds",
+            "0",
+            "--hold-ms",
+            "0",
+            "--creator",
+            creator,
+        ],
+    );
+}
+
 #[test]
 fn control_commands_dump_expire_flush_and_shutdown() {
     let Some(ns) = Netns::create() else { return };
@@ -969,19 +988,7 @@ fn control_commands_dump_expire_flush_and_shutdown() {
 
     // Two states deleted at once: their flows wait for the datagram's
     // deadline, until `flush`.
-    let _ = run_peer(
-        &ns,
-        &[
-            "--states",
-            "2",
-            "--rounds",
-            "0",
-            "--hold-ms",
-            "0",
-            "--creator",
-            "5eed00a2",
-        ],
-    );
+    insert_and_delete(&ns, 2, "5eed00a2");
     // (states.deleted counts the unknown deletions too)
     wait_for("the deletions", || stat(&stats(), "states.deleted") == 5);
     let s = stats();
@@ -1001,19 +1008,7 @@ fn control_commands_dump_expire_flush_and_shutdown() {
     );
 
     // Two more, deleted, and `shutdown` while their flows wait.
-    let _ = run_peer(
-        &ns,
-        &[
-            "--states",
-            "2",
-            "--rounds",
-            "0",
-            "--hold-ms",
-            "0",
-            "--creator",
-            "5eed00a3",
-        ],
-    );
+    insert_and_delete(&ns, 2, "5eed00a3");
     wait_for("the deletions", || stat(&stats(), "states.deleted") == 7);
     let s = stats();
     assert_eq!(stat(&s, "flows"), 7, "{s}");
