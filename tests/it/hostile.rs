@@ -28,19 +28,11 @@ use stateflowd::state::persist::{self, PersistError};
 use stateflowd::state::{StateId, StateTable, TableConfig};
 use stateflowd::time::Timestamp;
 
+/// `testdata/malformed/MANIFEST`: file, the counter it raises, bytes.
 fn corpus() -> Vec<(String, String, Vec<u8>)> {
-    let dir = testdata("malformed");
-    let manifest = std::fs::read_to_string(dir.join("MANIFEST")).unwrap();
-    manifest
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        .map(|l| {
-            let mut w = l.split_whitespace();
-            let file = w.next().unwrap().to_string();
-            let counter = w.next().unwrap().to_string();
-            let bytes = std::fs::read(dir.join(&file)).unwrap();
-            (file, counter, bytes)
-        })
+    manifest_corpus("")
+        .into_iter()
+        .map(|(file, words, bytes)| (file, words[0].clone(), bytes))
         .collect()
 }
 
@@ -181,7 +173,13 @@ fn a_capture_cut_mid_packet_exports_what_came_before() {
 
 /// `testdata/malformed/state/MANIFEST`: file, expected answer, its words.
 fn state_corpus() -> Vec<(String, Vec<String>, Vec<u8>)> {
-    let dir = testdata("malformed").join("state");
+    manifest_corpus("state")
+}
+
+/// `testdata/malformed/SUB/MANIFEST`: each line's file name, the words
+/// after it, and the file's bytes.
+fn manifest_corpus(sub: &str) -> Vec<(String, Vec<String>, Vec<u8>)> {
+    let dir = testdata("malformed").join(sub);
     let manifest = std::fs::read_to_string(dir.join("MANIFEST")).unwrap();
     manifest
         .lines()
@@ -427,17 +425,7 @@ use stateflowd::netflow::v5::Error as V5Error;
 
 /// `testdata/malformed/netflow/MANIFEST`: file, outcome words, bytes.
 fn netflow_corpus() -> Vec<(String, Vec<String>, Vec<u8>)> {
-    let dir = testdata("malformed").join("netflow");
-    let manifest = std::fs::read_to_string(dir.join("MANIFEST")).unwrap();
-    manifest
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        .map(|l| {
-            let w: Vec<String> = l.split_whitespace().map(String::from).collect();
-            let bytes = std::fs::read(dir.join(&w[0])).unwrap();
-            (w[0].clone(), w[1..].to_vec(), bytes)
-        })
-        .collect()
+    manifest_corpus("netflow")
 }
 
 fn netflow_file(name: &str) -> Vec<u8> {
