@@ -373,9 +373,19 @@ fn sync_link_with_refreshed_counters_privdrop_and_sigterm_flush() {
     let st = terminate(&mut d);
     assert!(st.success(), "exit status {st:?}");
 
-    let got = nf.stop_and_read();
-    assert_eq!(got.len(), 14, "7 states x 2 directions: {got:?}");
-    for f in &got {
+    // every state's last refresh happened after its last round
+    assert_flows_carry_the_final_counters(&nf.stop_and_read(), &finals, 7);
+}
+
+/// Each of `states` states gave one flow per direction, with the final
+/// counters the peer reported for it.
+fn assert_flows_carry_the_final_counters(got: &[NfFlow], finals: &Finals, states: usize) {
+    assert_eq!(
+        got.len(),
+        2 * states,
+        "{states} states x 2 directions: {got:?}"
+    );
+    for f in got {
         let (client_port, fwd) = if f.dst_port == 443 {
             (f.src_port, true)
         } else {
@@ -383,7 +393,6 @@ fn sync_link_with_refreshed_counters_privdrop_and_sigterm_flush() {
         };
         let fin = finals[&client_port];
         let (p, b) = if fwd { (fin.0, fin.1) } else { (fin.2, fin.3) };
-        // every state's last refresh happened after its last round
         assert_eq!((f.packets, f.bytes), (p, b), "flow {f:?}");
     }
 }
@@ -1351,16 +1360,5 @@ fn syncpeer_takes_and_sends_unicast_without_joining_the_group() {
     assert_eq!(peer_count(&peer_err, "bad_ttl"), 0, "{peer_err}");
     let st = terminate(&mut d);
     assert!(st.success(), "exit status {st:?}");
-    let got = nf.stop_and_read();
-    assert_eq!(got.len(), 8, "4 states x 2 directions: {got:?}");
-    for f in &got {
-        let (client_port, fwd) = if f.dst_port == 443 {
-            (f.src_port, true)
-        } else {
-            (f.dst_port, false)
-        };
-        let fin = finals[&client_port];
-        let (p, b) = if fwd { (fin.0, fin.1) } else { (fin.2, fin.3) };
-        assert_eq!((f.packets, f.bytes), (p, b), "flow {f:?}");
-    }
+    assert_flows_carry_the_final_counters(&nf.stop_and_read(), &finals, 4);
 }
