@@ -278,19 +278,19 @@ fn terminate(d: &mut Daemon) -> std::process::ExitStatus {
     let _ = Command::new("kill")
         .args(["-TERM", &d.child.id().to_string()])
         .status();
+    wait_exit(d, Duration::from_secs(3), "SIGTERM")
+}
+
+/// The daemon's exit status, which must come within `limit` of `after`.
+fn wait_exit(d: &mut Daemon, limit: Duration, after: &str) -> std::process::ExitStatus {
     let t0 = Instant::now();
     loop {
         if let Some(st) = d.child.try_wait().unwrap() {
-            assert!(
-                t0.elapsed() < Duration::from_secs(3),
-                "exit took {:?}",
-                t0.elapsed()
-            );
             return st;
         }
         assert!(
-            t0.elapsed() < Duration::from_secs(5),
-            "stateflowd ignored SIGTERM"
+            t0.elapsed() < limit,
+            "still running {limit:?} after {after}"
         );
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -778,16 +778,7 @@ fn a_vanished_capture_interface_ends_the_daemon_with_status_1() {
         .success();
     assert!(ok);
     let t0 = Instant::now();
-    let st = loop {
-        if let Some(st) = d.child.try_wait().unwrap() {
-            break st;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(20),
-            "still running 20 s after its interface vanished"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let st = wait_exit(&mut d, Duration::from_secs(20), "its interface vanished");
     assert_eq!(st.code(), Some(1));
     let mut err = String::new();
     use std::io::Read;
@@ -1023,17 +1014,7 @@ fn control_commands_dump_expire_flush_and_shutdown() {
     assert_eq!(stat(&s, "flows"), 7, "{s}");
     assert_eq!(collector_stat(&s, "datagrams"), sent_after_flush, "{s}");
     assert_eq!(ctl(&ns, &sock, "shutdown"), "shutting down\n");
-    let t0 = Instant::now();
-    let st = loop {
-        if let Some(st) = d.child.try_wait().unwrap() {
-            break st;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(2),
-            "still running 2 s after shutdown"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let st = wait_exit(&mut d, Duration::from_secs(2), "shutdown");
     assert!(st.success(), "exit status {st:?}");
     let mut err = String::new();
     use std::io::Read as _;
