@@ -477,19 +477,8 @@ impl Export {
     }
 
     fn send(&mut self, now: Timestamp) {
-        let (exporter, log_limit) = (&mut self.exporter, &mut self.send_log);
-        self.sink.send_all(&mut self.out, |c, e| {
-            // The collector may have lost our templates: send them again.
-            exporter.on_send_error(c);
-            if let Some(e) = e {
-                if let Some(n) = log_limit.check(now) {
-                    log::log(
-                        Level::Warning,
-                        &format!("send failed: {e} (+{n} similar suppressed)"),
-                    );
-                }
-            }
-        });
+        self.sink
+            .send_reporting(&mut self.out, &mut self.exporter, &mut self.send_log, now);
     }
 }
 

@@ -55,19 +55,12 @@ struct Runtime {
 
 impl Runtime {
     fn send_all(&mut self, now: Timestamp) {
-        let (pipeline, log_limit) = (&mut self.pipeline, &mut self.send_log);
-        self.sink.send_all(&mut self.out, |c, e| {
-            // The collector may have lost our templates: send them again.
-            pipeline.exporter_mut().on_send_error(c);
-            if let Some(e) = e {
-                if let Some(n) = log_limit.check(now) {
-                    log::log(
-                        Level::Warning,
-                        &format!("send failed: {e} (+{n} similar suppressed)"),
-                    );
-                }
-            }
-        });
+        self.sink.send_reporting(
+            &mut self.out,
+            self.pipeline.exporter_mut(),
+            &mut self.send_log,
+            now,
+        );
         self.warn_unexportable_once();
     }
 

@@ -169,6 +169,31 @@ impl UdpSink {
         }
     }
 
+    /// [`Self::send_all`] as both modes use it: a collector that had an
+    /// error is told to `exporter` (it may have lost our templates, which
+    /// then go again), and dropped datagrams are logged, at most one line
+    /// per `log_limit` interval.
+    pub fn send_reporting(
+        &mut self,
+        out: &mut Vec<Outgoing>,
+        exporter: &mut super::Exporter,
+        log_limit: &mut crate::log::RateLimit,
+        now: crate::time::Timestamp,
+    ) {
+        use crate::log::{self, Level};
+        self.send_all(out, |c, e| {
+            exporter.on_send_error(c);
+            if let Some(e) = e {
+                if let Some(n) = log_limit.check(now) {
+                    log::log(
+                        Level::Warning,
+                        &format!("send failed: {e} (+{n} similar suppressed)"),
+                    );
+                }
+            }
+        });
+    }
+
     fn errors_of(&self, c: usize) -> u64 {
         self.collectors.get(c).map(|c| c.stats.errors).unwrap_or(0)
     }
