@@ -369,7 +369,9 @@ mod tests {
 }
 
 /// A classic pcap file held in memory: records are handed out as slices
-/// of it, without copying. Same checks as [`PcapReader`].
+/// of it, without copying. Same checks as [`PcapReader`] (the same record
+/// parser); kept as the simple reference that reader's chunked buffering
+/// is held to by its tests and the `pcap_file` fuzz target.
 pub struct PcapSlice<'a> {
     data: &'a [u8],
     pos: usize,
