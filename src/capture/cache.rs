@@ -155,6 +155,11 @@ impl CacheConfig {
     #[inline]
     pub fn prepare(&self, p: &ParsedPacket) -> Prepared {
         let vlan = if self.key_vlan { p.vlan } else { 0 };
+        let (frag_kind, frag_id) = match p.frag {
+            Frag::None => (FRAG_NONE, 0),
+            Frag::First(id) => (FRAG_FIRST, id),
+            Frag::Later(id) => (FRAG_LATER, id),
+        };
         let (key, ndx) = canonical(
             &p.src, &p.dst, p.src_port, p.dst_port, p.protocol, p.version, vlan,
         );
@@ -165,15 +170,8 @@ impl CacheConfig {
             tcp_flags: p.tcp_flags,
             tos: p.tos,
             octets: p.octets,
-            frag_kind: match p.frag {
-                Frag::None => FRAG_NONE,
-                Frag::First(_) => FRAG_FIRST,
-                Frag::Later(_) => FRAG_LATER,
-            },
-            frag_id: match p.frag {
-                Frag::None => 0,
-                Frag::First(id) | Frag::Later(id) => id,
-            },
+            frag_kind,
+            frag_id,
         }
     }
 
@@ -896,12 +894,13 @@ impl FlowCache {
                 self.index.insert_at(pos, tag, i);
                 self.index.grow_if_needed();
                 self.stats.created += 1;
+                let stale_limit = self.stale_limit();
                 if let Some(lru) = &mut self.lru {
                     lru.push(Reverse((now, i, g)));
                     // Entries of conversations that ended otherwise wait
                     // for an eviction to pop them: past a bound, rebuild
                     // the order from the table when next needed instead.
-                    if lru.len() > 2 * self.index.len + STALE_SLACK {
+                    if lru.len() > stale_limit {
                         self.lru = None;
                     }
                 }
@@ -954,7 +953,7 @@ impl FlowCache {
     /// conversation keeps an entry at or before its deadline.
     fn schedule(&mut self, at: u64, idx: u32, generation: u32, now: u64) {
         self.wheel.push(at, idx, generation, now);
-        if self.wheel.len() > 2 * self.index.len + STALE_SLACK {
+        if self.wheel.len() > self.stale_limit() {
             let slab = &self.slab;
             self.wheel.retain(|at, i, g| {
                 let c = slab.get(i);
@@ -962,6 +961,12 @@ impl FlowCache {
             });
             self.stats.compactions += 1;
         }
+    }
+
+    /// Most entries, stale ones included, the expiry wheel and the
+    /// eviction order may hold before they are swept.
+    fn stale_limit(&self) -> usize {
+        2 * self.index.len + STALE_SLACK
     }
 
     /// Exports the least recently active conversation.
