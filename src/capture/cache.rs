@@ -421,11 +421,8 @@ impl Slab {
             return i;
         }
         if self.used as usize == self.chunks.len() * CHUNK {
-            // Advise before the first touch, so the pages start huge.
-            let mut v: Vec<Conv> = Vec::with_capacity(CHUNK);
-            huge_pages_raw(v.as_ptr() as usize, CHUNK * std::mem::size_of::<Conv>());
-            v.resize(CHUNK, Conv::EMPTY);
-            self.chunks.push(v.into_boxed_slice());
+            self.chunks
+                .push(vec![Conv::EMPTY; CHUNK].into_boxed_slice());
         }
         self.used += 1;
         self.used - 1
@@ -481,7 +478,6 @@ impl Index {
         }
         let n = self.slots.len() * 2;
         let old = std::mem::replace(&mut self.slots, vec![0; n]);
-        huge_pages(&self.slots);
         let mask = self.mask();
         for s in old.into_iter().filter(|&s| s != 0) {
             let mut pos = (s >> 32) as usize & mask;
@@ -522,33 +518,6 @@ impl Index {
         self.slots[i] = 0;
         self.len -= 1;
     }
-}
-
-/// Asks Linux to back a large table with transparent huge pages: random
-/// access over hundreds of megabytes otherwise spends much of its time in
-/// TLB misses. A hint only (no effect elsewhere, or when THP is off); the
-/// kernel does not change the memory's contents.
-fn huge_pages<T>(s: &[T]) {
-    huge_pages_raw(s.as_ptr() as usize, std::mem::size_of_val(s));
-}
-
-fn huge_pages_raw(start: usize, bytes: usize) {
-    #[cfg(target_os = "linux")]
-    {
-        const HUGE: usize = 2 << 20;
-        let end = start + bytes;
-        let a = start.next_multiple_of(HUGE);
-        if end > a + HUGE {
-            let len = (end - a) / HUGE * HUGE;
-            // SAFETY: the range lies inside a live allocation, and
-            // MADV_HUGEPAGE does not alter its contents.
-            unsafe {
-                libc::madvise(a as *mut libc::c_void, len, libc::MADV_HUGEPAGE);
-            }
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = (start, bytes);
 }
 
 /// Hints the CPU to fetch the cache line at `p` (a no-op elsewhere).
