@@ -416,7 +416,7 @@ impl Slab {
             // The next one to hand out was ended a while ago and is
             // likely cold: fetch it now, before it is needed.
             if let Some(&next) = self.free.last() {
-                prefetch(self.get(next) as *const Conv);
+                prefetch_conv_lines(self.get(next));
             }
             return i;
         }
@@ -518,6 +518,17 @@ impl Index {
         self.slots[i] = 0;
         self.len -= 1;
     }
+}
+
+/// Hints the CPU to fetch every cache line of the conversation at `c`:
+/// at 112 bytes, half of them straddle three lines, and a prefetch of the
+/// first alone leaves the others to miss when the packet is accounted.
+#[inline]
+fn prefetch_conv_lines(c: &Conv) {
+    let p = (c as *const Conv).cast::<u8>();
+    prefetch(p);
+    prefetch(p.wrapping_add(64));
+    prefetch(p.wrapping_add(std::mem::size_of::<Conv>() - 1));
 }
 
 /// Hints the CPU to fetch the cache line at `p` (a no-op elsewhere).
@@ -801,7 +812,7 @@ impl FlowCache {
             if (s >> 32) as u32 == p.tag {
                 let i = (s as u32).wrapping_sub(1);
                 if i < self.slab.used {
-                    prefetch(self.slab.get(i) as *const Conv);
+                    prefetch_conv_lines(self.slab.get(i));
                 }
                 return;
             }
@@ -1015,7 +1026,7 @@ impl FlowCache {
 
     #[inline]
     fn prefetch_conv(&self, i: u32) {
-        prefetch(self.slab.get(i) as *const Conv);
+        prefetch_conv_lines(self.slab.get(i));
     }
 
     /// While expiring `list[k]`: fetches the entry [`AHEAD`] places on,
