@@ -229,6 +229,10 @@ struct Batch {
     clock: Timestamp,
     /// Conversations tracked after the batch (for the progress line).
     tracked: usize,
+    /// Flow buffers the exporter has emptied, going back to the table to
+    /// be filled again: a replay ends millions of flows, and buffers that
+    /// go round are not allocated (and faulted in) anew for each chunk.
+    spare: Vec<Vec<Flow>>,
 }
 
 impl Batch {
@@ -238,6 +242,7 @@ impl Batch {
             tick: None,
             clock: Timestamp::ZERO,
             tracked: 0,
+            spare: Vec::new(),
         }
     }
 }
@@ -254,16 +259,38 @@ const FLOW_CHUNK: usize = 4096;
 /// packets before it instead of stalling one after another.
 const PREFETCH: usize = 16;
 
+/// Most emptied flow buffers kept for reuse.
+const SPARE_FLOWS: usize = 2 * IN_FLIGHT;
+
 /// The flow table, its clock, and the flows it has ended but not yet
 /// handed on.
 struct Tracker {
     cache: FlowCache,
     clock: Timestamp,
     flows: Vec<Flow>,
+    /// Emptied buffers to hand the next flows on in.
+    spare: Vec<Vec<Flow>>,
 }
 
 /// Where ended flows go: to export, with the capture clock they ended at.
 type Emit<'a> = dyn FnMut(Vec<Flow>, Timestamp) + 'a;
+
+/// The exporter, as the reading side calls it.
+type ExportFn<'a> = dyn FnMut(&[Flow], Timestamp) + 'a;
+
+/// Exports the flows in `f` and keeps the emptied buffer in `spare`.
+fn export_and_keep(
+    export: &mut ExportFn,
+    mut f: Vec<Flow>,
+    now: Timestamp,
+    spare: &mut Vec<Vec<Flow>>,
+) {
+    export(&f, now);
+    if spare.len() < SPARE_FLOWS {
+        f.clear();
+        spare.push(f);
+    }
+}
 
 impl Tracker {
     fn new(cache: FlowCache) -> Tracker {
@@ -271,6 +298,7 @@ impl Tracker {
             cache,
             clock: Timestamp::ZERO,
             flows: Vec::with_capacity(FLOW_CHUNK),
+            spare: Vec::new(),
         }
     }
 
@@ -282,7 +310,11 @@ impl Tracker {
             cache,
             clock,
             flows,
+            spare,
         } = self;
+        let room = SPARE_FLOWS.saturating_sub(spare.len());
+        spare.extend(b.spare.drain(..).take(room));
+        b.spare.clear();
         let packets = &b.packets;
         for (_, p) in packets.iter().take(2 * PREFETCH) {
             cache.prefetch_slot(p);
@@ -301,7 +333,7 @@ impl Tracker {
             *clock = (*clock).max(*ts);
             if cache.next_deadline().is_some_and(|d| d <= *clock) {
                 let now = *clock;
-                cache.poll_with(now, flows, FLOW_CHUNK, |f| hand_on(emit, f, now));
+                cache.poll_with(now, flows, FLOW_CHUNK, |f| hand_on(emit, f, spare, now));
             }
             cache.account(p, *ts, flows);
         }
@@ -309,10 +341,10 @@ impl Tracker {
         if let Some(t) = b.tick.take() {
             *clock = (*clock).max(t);
             let now = *clock;
-            cache.poll_with(now, flows, FLOW_CHUNK, |f| hand_on(emit, f, now));
+            cache.poll_with(now, flows, FLOW_CHUNK, |f| hand_on(emit, f, spare, now));
         }
         if !flows.is_empty() {
-            hand_on(emit, flows, *clock);
+            hand_on(emit, flows, spare, *clock);
         }
         b.clock = *clock;
         b.tracked = cache.len();
@@ -321,17 +353,23 @@ impl Tracker {
     /// Ends every conversation (end of file, or a signal).
     fn end(&mut self, emit: &mut Emit) {
         let now = self.clock;
-        self.cache
-            .drain_with(&mut self.flows, FLOW_CHUNK, |f| hand_on(emit, f, now));
+        let spare = &mut self.spare;
+        self.cache.drain_with(&mut self.flows, FLOW_CHUNK, |f| {
+            hand_on(emit, f, spare, now)
+        });
         if !self.flows.is_empty() {
-            hand_on(emit, &mut self.flows, now);
+            hand_on(emit, &mut self.flows, spare, now);
         }
     }
 }
 
-/// Passes the flows in `f` on, leaving it empty with room for a chunk.
-fn hand_on(emit: &mut Emit, f: &mut Vec<Flow>, now: Timestamp) {
-    emit(std::mem::replace(f, Vec::with_capacity(FLOW_CHUNK)), now);
+/// Passes the flows in `f` on, leaving it empty with room for a chunk (a
+/// spare buffer when there is one).
+fn hand_on(emit: &mut Emit, f: &mut Vec<Flow>, spare: &mut Vec<Vec<Flow>>, now: Timestamp) {
+    let next = spare
+        .pop()
+        .unwrap_or_else(|| Vec::with_capacity(FLOW_CHUNK));
+    emit(std::mem::replace(f, next), now);
 }
 
 /// Batches in flight between the I/O thread and the table's.
@@ -354,6 +392,8 @@ enum Tracking {
         to: std::sync::mpsc::SyncSender<Batch>,
         back: std::sync::mpsc::Receiver<Back>,
         spare: Vec<Batch>,
+        /// Flow buffers exported, to go back with the next batch.
+        emptied: Vec<Vec<Flow>>,
         table: std::thread::JoinHandle<Tracker>,
     },
 }
@@ -385,28 +425,38 @@ impl Tracking {
             to,
             back,
             spare: (1..IN_FLIGHT).map(|_| Batch::new(batch)).collect(),
+            emptied: Vec::new(),
             table,
         })
     }
 
     /// Hands a filled batch over; returns one to fill, after passing the
     /// flows that ended meanwhile to `export`.
-    fn exchange(&mut self, mut b: Batch, export: &mut Emit) -> Result<Batch, String> {
+    fn exchange(&mut self, mut b: Batch, export: &mut ExportFn) -> Result<Batch, String> {
         match self {
             Tracking::Inline(t) => {
-                t.take(&mut b, export);
+                let mut emptied = std::mem::take(&mut b.spare);
+                t.take(&mut b, &mut |f, now| {
+                    export_and_keep(export, f, now, &mut emptied)
+                });
+                b.spare = emptied;
                 Ok(b)
             }
             Tracking::Threaded {
-                to, back, spare, ..
+                to,
+                back,
+                spare,
+                emptied,
+                ..
             } => {
+                b.spare.append(emptied);
                 to.send(b).map_err(|_| TABLE_GONE.to_string())?;
                 if let Some(b) = spare.pop() {
                     return Ok(b);
                 }
                 loop {
                     match back.recv().map_err(|_| TABLE_GONE.to_string())? {
-                        Back::Flows(f, now) => export(f, now),
+                        Back::Flows(f, now) => export_and_keep(export, f, now, emptied),
                         Back::Batch(b) => return Ok(b),
                     }
                 }
@@ -416,11 +466,12 @@ impl Tracking {
 
     /// Hands the last batch over and ends every conversation; every flow
     /// still to come goes to `export`. Returns the (now empty) table.
-    fn finish(self, mut b: Batch, export: &mut Emit) -> Result<Tracker, String> {
+    fn finish(self, mut b: Batch, export: &mut ExportFn) -> Result<Tracker, String> {
         match self {
             Tracking::Inline(mut t) => {
-                t.take(&mut b, export);
-                t.end(export);
+                let mut export = |f: Vec<Flow>, now| export(&f, now);
+                t.take(&mut b, &mut export);
+                t.end(&mut export);
                 Ok(*t)
             }
             Tracking::Threaded {
@@ -430,7 +481,7 @@ impl Tracking {
                 drop(to);
                 for m in back {
                     if let Back::Flows(f, now) = m {
-                        export(f, now);
+                        export(&f, now);
                     }
                 }
                 table.join().map_err(|_| TABLE_GONE.to_string())
@@ -599,7 +650,7 @@ pub fn run(cfg: Config) -> Result<ExitCode, String> {
             }
         }
         if batch.packets.len() >= batch_size || batch.tick.is_some() {
-            batch = tracking.exchange(batch, &mut |f, now| ex.flows(&f, now))?;
+            batch = tracking.exchange(batch, &mut |f, now| ex.flows(f, now))?;
             ex.tick(batch.clock);
             tracked = batch.tracked;
         }
@@ -623,7 +674,7 @@ pub fn run(cfg: Config) -> Result<ExitCode, String> {
     let mut clock = Timestamp::ZERO;
     let Tracker { cache, .. } = tracking.finish(batch, &mut |f, now| {
         clock = clock.max(now);
-        ex.flows(&f, now);
+        ex.flows(f, now);
     })?;
     if tty && last_progress != started {
         eprintln!();
