@@ -8,7 +8,7 @@
 # capture time; kept for later runs). Both tools read it with the same
 # max-flows (-m 2000000) and default timeouts, export NetFlow v5 to their
 # own nfcapd on loopback, and run under /usr/bin/time -v, RUNS times each
-# (default 3, alternating; the best run of each counts). Prints packets/s
+# (default 5, alternating; the best run of each counts). Prints packets/s
 # for each, the ratio, peak RSS, and the records each collector stored.
 # Takes minutes and wants a quiet machine; scripts/test runs it on a small
 # capture (bench/run.sh --quick), where only the record check counts.
@@ -30,7 +30,7 @@ else
 fi
 echo "capture: $PCAP, $PKTS packets, $(du -h "$PCAP" | cut -f1)"
 
-RUNS=${RUNS:-3}
+RUNS=${RUNS:-5}
 WORK=$(mktemp -d /tmp/stateflowd-bench.XXXXXX)
 # Both tools send a replay's records as fast as they make them: let each
 # collector's socket hold them all (nfcapd -B is capped by rmem_max), so
