@@ -400,6 +400,32 @@ struct Slab {
     chunks: Vec<Box<[Conv]>>,
     used: u32,
     free: Vec<u32>,
+    /// A chunk made ready by another thread (see [`ConvChunk`]), taken
+    /// the next time the slab grows.
+    spare: Option<Box<[Conv]>>,
+    /// Chunks received through [`FlowCache::give_chunk`].
+    given: u64,
+}
+
+/// Room for 65,536 conversations, allocated and written (so its pages are
+/// faulted in) wherever [`ConvChunk::new`] runs. A table of a million
+/// conversations grows by a dozen of these, a few milliseconds each: a
+/// driver with a thread to spare makes them there and hands them over
+/// with [`FlowCache::give_chunk`], and the table's own thread, the one a
+/// replay waits for, does not pay for them. A table given none makes its
+/// own; the flows are the same either way.
+pub struct ConvChunk(Box<[Conv]>);
+
+impl ConvChunk {
+    pub fn new() -> ConvChunk {
+        ConvChunk(vec![Conv::EMPTY; CHUNK].into_boxed_slice())
+    }
+}
+
+impl Default for ConvChunk {
+    fn default() -> Self {
+        ConvChunk::new()
+    }
 }
 
 impl Slab {
@@ -421,8 +447,8 @@ impl Slab {
             return i;
         }
         if self.used as usize == self.chunks.len() * CHUNK {
-            self.chunks
-                .push(vec![Conv::EMPTY; CHUNK].into_boxed_slice());
+            let chunk = self.spare.take().unwrap_or_else(|| ConvChunk::new().0);
+            self.chunks.push(chunk);
         }
         self.used += 1;
         self.used - 1
@@ -759,6 +785,8 @@ impl FlowCache {
                 chunks: Vec::new(),
                 used: 0,
                 free: Vec::new(),
+                spare: None,
+                given: 0,
             },
             wheel: Wheel::new(),
             due: Vec::new(),
@@ -767,6 +795,30 @@ impl FlowCache {
             rounding: Rounding::default(),
             stats: CacheStats::default(),
         }
+    }
+
+    /// Whether the table would take a [`ConvChunk`] now: it holds no
+    /// spare, is within half a chunk of needing one, and one more stays
+    /// within what `max_flows` can use.
+    pub fn wants_chunk(&self) -> bool {
+        let room = self.slab.chunks.len() * CHUNK;
+        self.slab.spare.is_none()
+            && self.slab.used as usize + CHUNK / 2 >= room
+            && room <= self.cfg.max_flows
+    }
+
+    /// Keeps `c` for the table's next growth (dropped if it has a spare
+    /// already, or could never use it).
+    pub fn give_chunk(&mut self, c: ConvChunk) {
+        self.slab.given += 1;
+        if self.wants_chunk() {
+            self.slab.spare = Some(c.0);
+        }
+    }
+
+    /// Chunks received through [`Self::give_chunk`], used or not.
+    pub fn chunks_given(&self) -> u64 {
+        self.slab.given
     }
 
     pub fn stats(&self) -> CacheStats {

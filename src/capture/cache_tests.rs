@@ -412,3 +412,47 @@ fn a_prepared_packet_and_its_time_fill_one_cache_line() {
     assert_eq!(std::mem::size_of::<(Timestamp, Prepared)>(), 64);
     assert_eq!(std::mem::size_of::<Conv>(), 112);
 }
+
+#[test]
+fn chunks_made_elsewhere_are_used_and_change_no_flow() {
+    // A replay's reader thread makes the table's memory; the table given
+    // chunks must end exactly the flows of one that makes its own.
+    let cfg = CacheConfig {
+        max_flows: 200_000,
+        ..exact()
+    };
+    let mut own = FlowCache::new(cfg);
+    let mut given = FlowCache::new(cfg);
+    let (mut fa, mut fb) = (Vec::new(), Vec::new());
+    for i in 0..150_000u32 {
+        let [_, x, y, z] = i.to_be_bytes();
+        let p = pkt([10, x, y, z], B, 17, 4000, 53, 0, 80);
+        let now = at(u64::from(i / 1000));
+        if given.wants_chunk() {
+            given.give_chunk(ConvChunk::new());
+            assert!(!given.wants_chunk(), "a spare is held: no second one");
+        }
+        own.packet(&p, now, &mut fa);
+        given.packet(&p, now, &mut fb);
+    }
+    // 150,000 conversations fill three chunks: all three were given (the
+    // first before any packet, the others half a chunk ahead of need).
+    assert_eq!(given.chunks_given(), 3);
+    assert_eq!(given.slab.chunks.len(), 3);
+    assert!(given.slab.spare.is_none());
+    own.drain(&mut fa);
+    given.drain(&mut fb);
+    assert_eq!(fa.len(), 150_000);
+    assert_eq!(fa, fb);
+
+    // A table bounded below one chunk never asks for a second.
+    let mut small = FlowCache::new(CacheConfig {
+        max_flows: 1000,
+        ..exact()
+    });
+    let mut out = Vec::new();
+    small.packet(&pkt(A, B, 17, 1, 2, 0, 80), at(0), &mut out);
+    assert!(!small.wants_chunk());
+    small.give_chunk(ConvChunk::new());
+    assert!(small.slab.spare.is_none(), "an unwanted chunk is dropped");
+}

@@ -17,4 +17,4 @@
 pub mod cache;
 pub mod run;
 
-pub use cache::{CacheConfig, CacheStats, FlowCache, Timeouts};
+pub use cache::{CacheConfig, CacheStats, ConvChunk, FlowCache, Timeouts};

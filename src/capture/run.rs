@@ -21,7 +21,7 @@
 //! it comes, on one thread.
 
 use crate::capture::cache::Prepared;
-use crate::capture::{CacheConfig, FlowCache};
+use crate::capture::{CacheConfig, ConvChunk, FlowCache};
 use crate::cli::{Config, Mode};
 use crate::daemon::life;
 use crate::daemon::signals::Signals;
@@ -233,6 +233,12 @@ struct Batch {
     /// be filled again: a replay ends millions of flows, and buffers that
     /// go round are not allocated (and faulted in) anew for each chunk.
     spare: Vec<Vec<Flow>>,
+    /// Room for more conversations, made on the reading side (the table
+    /// grows by chunks a few milliseconds each to fault in).
+    chunk: Option<ConvChunk>,
+    /// Set by the table: it would take a chunk, and how many it has had.
+    wants_chunk: bool,
+    chunks_given: u64,
 }
 
 impl Batch {
@@ -243,6 +249,9 @@ impl Batch {
             clock: Timestamp::ZERO,
             tracked: 0,
             spare: Vec::new(),
+            chunk: None,
+            wants_chunk: false,
+            chunks_given: 0,
         }
     }
 }
@@ -315,6 +324,9 @@ impl Tracker {
         let room = SPARE_FLOWS.saturating_sub(spare.len());
         spare.extend(b.spare.drain(..).take(room));
         b.spare.clear();
+        if let Some(c) = b.chunk.take() {
+            cache.give_chunk(c);
+        }
         let packets = &b.packets;
         for (_, p) in packets.iter().take(2 * PREFETCH) {
             cache.prefetch_slot(p);
@@ -348,6 +360,8 @@ impl Tracker {
         }
         b.clock = *clock;
         b.tracked = cache.len();
+        b.wants_chunk = cache.wants_chunk();
+        b.chunks_given = cache.chunks_given();
     }
 
     /// Ends every conversation (end of file, or a signal).
@@ -394,6 +408,8 @@ enum Tracking {
         spare: Vec<Batch>,
         /// Flow buffers exported, to go back with the next batch.
         emptied: Vec<Vec<Flow>>,
+        /// Conversation chunks made here and sent to the table.
+        chunks_sent: u64,
         table: std::thread::JoinHandle<Tracker>,
     },
 }
@@ -426,6 +442,7 @@ impl Tracking {
             back,
             spare: (1..IN_FLIGHT).map(|_| Batch::new(batch)).collect(),
             emptied: Vec::new(),
+            chunks_sent: 0,
             table,
         })
     }
@@ -447,6 +464,7 @@ impl Tracking {
                 back,
                 spare,
                 emptied,
+                chunks_sent,
                 ..
             } => {
                 b.spare.append(emptied);
@@ -457,7 +475,14 @@ impl Tracking {
                 loop {
                     match back.recv().map_err(|_| TABLE_GONE.to_string())? {
                         Back::Flows(f, now) => export_and_keep(export, f, now, emptied),
-                        Back::Batch(b) => return Ok(b),
+                        Back::Batch(mut b) => {
+                            // One chunk on its way at a time.
+                            if b.wants_chunk && b.chunks_given == *chunks_sent {
+                                b.chunk = Some(ConvChunk::new());
+                                *chunks_sent += 1;
+                            }
+                            return Ok(b);
+                        }
                     }
                 }
             }
