@@ -1,11 +1,17 @@
 //! The capture-mode flow cache (pure; time is a parameter).
 //!
-//! Storage is a slab of conversations indexed by a hash map on the
-//! canonical key (lower endpoint first), a doubly linked LRU list by last
-//! activity (for `max_flows` eviction), and a min-heap of expiry deadlines
-//! with lazy re-scheduling: a conversation is pushed when created and
-//! re-pushed only when its popped deadline turns out to have moved later,
-//! so a packet costs a hash lookup and a few stores, not a heap operation.
+//! Storage is a slab of 112-byte conversations in chunks of 65,536 (a
+//! chunk can be made on another thread: [`ConvChunk`]), found through an
+//! open-addressing index on the canonical key (lower endpoint first).
+//! Expiry deadlines wait in a wheel of one-second buckets (a heap holds
+//! the rare one further out than the wheel) with lazy re-scheduling: a
+//! conversation gets an entry when created or when its deadline moves
+//! earlier, and one whose popped deadline turns out to have moved later
+//! is pushed again, so a packet costs a lookup and a few stores, not a
+//! timer operation. The least-recently-active order for `max_flows`
+//! eviction is a heap built the first time the bound is reached, lazily
+//! re-pushed in the same way. Stale entries in either are swept once they
+//! pass twice the table's size.
 //!
 //! Later fragments join the flow of their first fragment through a bounded
 //! table keyed by (addresses, protocol, IP id); a later fragment whose first
