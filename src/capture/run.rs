@@ -232,7 +232,7 @@ struct Batch {
     /// Flow buffers the exporter has emptied, going back to the table to
     /// be filled again: a replay ends millions of flows, and buffers that
     /// go round are not allocated (and faulted in) anew for each chunk.
-    spare: Vec<Vec<Flow>>,
+    emptied: Vec<Vec<Flow>>,
     /// Room for more conversations, made on the reading side (the table
     /// grows by chunks a few milliseconds each to fault in).
     chunk: Option<ConvChunk>,
@@ -248,7 +248,7 @@ impl Batch {
             tick: None,
             clock: Timestamp::ZERO,
             tracked: 0,
-            spare: Vec::new(),
+            emptied: Vec::new(),
             chunk: None,
             wants_chunk: false,
             chunks_given: 0,
@@ -322,8 +322,8 @@ impl Tracker {
             spare,
         } = self;
         let room = SPARE_FLOWS.saturating_sub(spare.len());
-        spare.extend(b.spare.drain(..).take(room));
-        b.spare.clear();
+        // Draining drops what is beyond the bound.
+        spare.extend(b.emptied.drain(..).take(room));
         if let Some(c) = b.chunk.take() {
             cache.give_chunk(c);
         }
@@ -452,11 +452,11 @@ impl Tracking {
     fn exchange(&mut self, mut b: Batch, export: &mut ExportFn) -> Result<Batch, String> {
         match self {
             Tracking::Inline(t) => {
-                let mut emptied = std::mem::take(&mut b.spare);
+                let mut emptied = std::mem::take(&mut b.emptied);
                 t.take(&mut b, &mut |f, now| {
                     export_and_keep(export, f, now, &mut emptied)
                 });
-                b.spare = emptied;
+                b.emptied = emptied;
                 Ok(b)
             }
             Tracking::Threaded {
@@ -467,7 +467,7 @@ impl Tracking {
                 chunks_sent,
                 ..
             } => {
-                b.spare.append(emptied);
+                b.emptied.append(emptied);
                 to.send(b).map_err(|_| TABLE_GONE.to_string())?;
                 if let Some(b) = spare.pop() {
                     return Ok(b);

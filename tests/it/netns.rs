@@ -157,6 +157,18 @@ fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
     }
 }
 
+/// The pid a daemon wrote to `pidf`, once the line is complete.
+fn pid_from(pidf: &std::path::Path) -> u32 {
+    wait_for("the pidfile", || {
+        std::fs::read_to_string(pidf).is_ok_and(|s| s.ends_with('\n'))
+    });
+    std::fs::read_to_string(pidf)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
 struct Daemon {
     child: Child,
     sock: String,
@@ -485,15 +497,7 @@ fn daemon_mode_pidfile_second_instance_and_missing_user() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let p = pidf.clone();
-    wait_for("the pidfile", || {
-        std::fs::read_to_string(&p).is_ok_and(|s| s.ends_with('\n'))
-    });
-    let pid: u32 = std::fs::read_to_string(&pidf)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let pid = pid_from(std::path::Path::new(&pidf));
     assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
     // A second instance with the same pidfile refuses to start, before it
     // touches anything: asked for an interface that does not exist, it
@@ -1171,15 +1175,7 @@ fn sighup_keeps_syslog_inside_a_chroot_and_reconnects_outside() {
         }
         let o = cmd.output().unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let p = pidf.clone();
-        wait_for("the pidfile", || {
-            std::fs::read_to_string(&p).is_ok_and(|s| s.ends_with('\n'))
-        });
-        let pid: u32 = std::fs::read_to_string(&pidf)
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
+        let pid = pid_from(&pidf);
         let _reap = Reap(pid);
         let tag = format!("stateflowd[{pid}]: ");
         log.wait_for(&format!("{tag}listening for pfsync"));
