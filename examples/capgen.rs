@@ -221,17 +221,7 @@ fn main() {
         let p = pk[usize::from(k)];
         let (src, dst) = if p.fwd { (*c, *s) } else { (*s, *c) };
         frame.clear();
-        build::ethernet(
-            &Spec {
-                src,
-                dst,
-                l4: p.l4,
-                payload: p.payload,
-                tos: 0,
-                vlan: 0,
-            },
-            &mut frame,
-        );
+        build::ethernet(&Spec::new(src, dst, p.l4, p.payload), &mut frame);
         let orig = frame.len();
         let incl = orig.min(SNAP);
         let ts = BASE_S * 1_000_000 + t;

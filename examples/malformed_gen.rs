@@ -414,16 +414,8 @@ fn v6(last: u16) -> std::net::IpAddr {
 
 /// An IP packet as `packet::build` writes it (lengths right, checksums 0).
 fn ip_packet(src: std::net::IpAddr, dst: std::net::IpAddr, l4: L4, payload: usize) -> Vec<u8> {
-    let s = Spec {
-        src,
-        dst,
-        l4,
-        payload,
-        tos: 0,
-        vlan: 0,
-    };
     let mut v = Vec::new();
-    assert!(build::ip(&s, &mut v));
+    assert!(build::ip(&Spec::new(src, dst, l4, payload), &mut v));
     v
 }
 

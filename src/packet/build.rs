@@ -87,6 +87,20 @@ pub struct Spec {
     pub vlan: u16,
 }
 
+impl Spec {
+    /// An untagged frame with ToS 0, as most generated traffic is.
+    pub fn new(src: IpAddr, dst: IpAddr, l4: L4, payload: usize) -> Spec {
+        Spec {
+            src,
+            dst,
+            l4,
+            payload,
+            tos: 0,
+            vlan: 0,
+        }
+    }
+}
+
 /// Appends an Ethernet frame for `s` to `out` (mixed address families are
 /// refused with `false`).
 pub fn ethernet(s: &Spec, out: &mut Vec<u8>) -> bool {

@@ -102,17 +102,6 @@ fn v4(a: u8, b: u8, c: u8, d: u8) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(a, b, c, d))
 }
 
-fn spec(src: IpAddr, dst: IpAddr, l4: L4, payload: usize) -> Spec {
-    Spec {
-        src,
-        dst,
-        l4,
-        payload,
-        tos: 0,
-        vlan: 0,
-    }
-}
-
 /// Builds the capture: TCP handshakes with data and FIN or RST teardown,
 /// long TCP sessions, UDP exchanges (some on a VLAN), ICMP echo, GRE,
 /// IPv6, fragments and padded frames. All within 170 s.
@@ -137,28 +126,28 @@ fn generate() -> Gen {
             t
         };
         let t1 = step(&mut g);
-        g.send(t1, spec(c, s, tcp(cp, sp, 0x02), 0));
+        g.send(t1, Spec::new(c, s, tcp(cp, sp, 0x02), 0));
         let t1 = step(&mut g);
-        g.send(t1, spec(s, c, tcp(sp, cp, 0x12), 0));
+        g.send(t1, Spec::new(s, c, tcp(sp, cp, 0x12), 0));
         let t1 = step(&mut g);
-        g.send(t1, spec(c, s, tcp(cp, sp, 0x10), 0));
+        g.send(t1, Spec::new(c, s, tcp(cp, sp, 0x10), 0));
         for _ in 0..g.rand(6) {
             let (n1, n2) = (g.rand(1400) as usize, g.rand(1400) as usize);
             let t1 = step(&mut g);
-            g.send(t1, spec(c, s, tcp(cp, sp, 0x18), n1));
+            g.send(t1, Spec::new(c, s, tcp(cp, sp, 0x18), n1));
             let t1 = step(&mut g);
-            g.send(t1, spec(s, c, tcp(sp, cp, 0x18), n2));
+            g.send(t1, Spec::new(s, c, tcp(sp, cp, 0x18), n2));
         }
         if i % 5 == 4 {
             let t1 = step(&mut g);
-            g.send(t1, spec(s, c, tcp(sp, cp, 0x04), 0));
+            g.send(t1, Spec::new(s, c, tcp(sp, cp, 0x04), 0));
         } else {
             let t1 = step(&mut g);
-            g.send(t1, spec(c, s, tcp(cp, sp, 0x11), 0));
+            g.send(t1, Spec::new(c, s, tcp(cp, sp, 0x11), 0));
             let t1 = step(&mut g);
-            g.send(t1, spec(s, c, tcp(sp, cp, 0x11), 0));
+            g.send(t1, Spec::new(s, c, tcp(sp, cp, 0x11), 0));
             let t1 = step(&mut g);
-            g.send(t1, spec(c, s, tcp(cp, sp, 0x10), 0));
+            g.send(t1, Spec::new(c, s, tcp(cp, sp, 0x10), 0));
         }
     }
     // Long sessions: a packet each way every 2 s for 100 s.
@@ -166,14 +155,14 @@ fn generate() -> Gen {
         let (c, s) = (v4(10, 2, 0, i + 1), v4(172, 16, 0, 1));
         for k in 0..50u64 {
             let t = 5_000 + k * 2_000 + u64::from(i);
-            g.send(t, spec(c, s, tcp(40_000, 8080, 0x18), 100));
-            g.send(t + 1, spec(s, c, tcp(8080, 40_000, 0x10), 0));
+            g.send(t, Spec::new(c, s, tcp(40_000, 8080, 0x18), 100));
+            g.send(t + 1, Spec::new(s, c, tcp(8080, 40_000, 0x10), 0));
         }
     }
     for i in 0..100u16 {
         let (c, s) = (v4(10, 3, 0, (i % 250 + 1) as u8), v4(8, 8, 8, 8));
         let mut t = g.rand(100_000);
-        let mut sp = spec(
+        let mut sp = Spec::new(
             c,
             s,
             L4::Udp {
@@ -210,18 +199,18 @@ fn generate() -> Gen {
         let mut t = g.rand(100_000);
         for _ in 0..=g.rand(4) {
             t += 1000;
-            g.send(t, spec(c, s, L4::Icmp { typ: 8, code: 0 }, 56));
-            g.send(t + 5, spec(s, c, L4::Icmp { typ: 0, code: 0 }, 56));
+            g.send(t, Spec::new(c, s, L4::Icmp { typ: 8, code: 0 }, 56));
+            g.send(t + 5, Spec::new(s, c, L4::Icmp { typ: 0, code: 0 }, 56));
         }
         if i % 10 == 0 {
-            g.send(t + 10, spec(s, c, L4::Icmp { typ: 3, code: 3 }, 28));
+            g.send(t + 10, Spec::new(s, c, L4::Icmp { typ: 3, code: 3 }, 28));
         }
     }
     for i in 0..10u8 {
         let t = g.rand(100_000);
         g.send(
             t,
-            spec(v4(10, 5, 0, i + 1), v4(10, 6, 0, 1), L4::Other(47), 100),
+            Spec::new(v4(10, 5, 0, i + 1), v4(10, 6, 0, 1), L4::Other(47), 100),
         );
     }
     for i in 0..20u16 {
@@ -236,8 +225,8 @@ fn generate() -> Gen {
             },
             _ => L4::Icmp { typ: 128, code: 0 },
         };
-        g.send(t, spec(c, s, l4, 48));
-        g.send(t + 3, spec(c, s, l4, 48));
+        g.send(t, Spec::new(c, s, l4, 48));
+        g.send(t + 3, Spec::new(c, s, l4, 48));
     }
     // Fragmented UDP datagrams: first fragment carries the UDP header.
     for id in 0..5u16 {
@@ -272,7 +261,7 @@ fn generate() -> Gen {
     }
     // Pure ACKs padded to Ethernet's 60-byte minimum (54 + 6).
     for k in 0..4u64 {
-        let s = spec(PAD_SRC.into(), PAD_DST.into(), tcp(7000, 7001, 0x10), 0);
+        let s = Spec::new(PAD_SRC.into(), PAD_DST.into(), tcp(7000, 7001, 0x10), 0);
         g.send(120_000 + k, s);
         g.frames.last_mut().unwrap().1.extend_from_slice(&[0; 6]);
     }
